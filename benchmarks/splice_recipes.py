@@ -1,0 +1,98 @@
+"""Runs the splice preset with overrides and appends one row per run to a results table.
+
+Each row records the overrides, the command that produced it, test accuracy/MCC, the one-hot
+baseline on the same split, the best validation accuracy, training seconds and steps/s.
+
+Run as::
+
+    python benchmarks/splice_recipes.py --tag spaced --set train.epochs=2
+    python benchmarks/splice_recipes.py --tag unspaced --set task.spaced=false --set train.epochs=2
+    python benchmarks/splice_recipes.py --tag quickstart --record ~/.cache/workbench/runs/splice \
+        --command "workbench quickstart"      # add the row of a run made elsewhere
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parses flags, runs one configuration, appends its row; returns the row."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tag", required=True, help="Short name of this configuration (free text).")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Config override with a dotted key, e.g. train.epochs=2 (YAML value); repeatable.")
+    parser.add_argument("--config", default=str(REPO / "configs" / "splice.yaml"), help="Preset to start from.")
+    parser.add_argument("--record", default=None, metavar="RUN_DIR",
+                        help="Record an existing run directory instead of training (no run is made).")
+    parser.add_argument("--command", default=None, help="With --record: the command that produced RUN_DIR.")
+    parser.add_argument("--results", default=str(HERE / "results" / "splice_recipes.jsonl"),
+                        help="JSON-lines file the row is appended to.")
+    args = parser.parse_args(argv)
+
+    import yaml
+
+    import workbench  # noqa: F401  (offline defaults)
+    from workbench import load_config, setup
+    from workbench import paths
+    from workbench.quickstart import load_splice_into_sqlite
+
+    if args.record:
+        run_dir = Path(args.record).expanduser()
+        overrides = {"(recorded run)": str(run_dir)}
+        seconds = None
+        command = args.command or f"(run directory {run_dir})"
+    else:
+        db = paths.home() / "warehouse.db"
+        load_splice_into_sqlite(db)
+        os.environ["WAREHOUSE_URL"] = f"sqlite:///{db}"
+        overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+        overrides.setdefault("name", f"bench-{args.tag}")
+        start = time.perf_counter()
+        run_dir = setup(load_config(args.config, overrides), progress=False).run_dir
+        seconds = time.perf_counter() - start
+        command = "python benchmarks/splice_recipes.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    tr = metrics["training"]
+    row = {
+        "tag": args.tag,
+        "overrides": overrides,
+        "command": command,
+        "config": {"lora": saved["lora"], "task": saved["task"], "train": saved["train"]},
+        "test_accuracy": metrics["test"]["accuracy"],
+        "test_mcc": metrics["test"]["mcc"],
+        "test_n": metrics["test"]["n"],
+        "onehot_baseline_accuracy": metrics["baselines"]["onehot_logreg"]["accuracy"],
+        "kmer_baseline_accuracy": metrics["baselines"]["kmer_logreg"]["accuracy"],
+        "best_val_accuracy": tr["best_val_accuracy"],
+        "val_history": tr["val_history"],
+        "train_seconds": tr["seconds"],
+        "steps": tr["steps"],
+        "steps_per_second": tr["steps"] / tr["seconds"],
+        "tokens_per_second": tr["tokens_seen"] / tr["seconds"],
+        "trainable_parameters": tr["trainable_parameters"],
+        "precision": tr["precision"],
+        "backend": tr["backend"],
+        "run_wall_seconds": metrics["wall_seconds"] if seconds is None else seconds,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    out = Path(args.results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    print(json.dumps(row, indent=2))
+    return row
+
+
+if __name__ == "__main__":
+    main()

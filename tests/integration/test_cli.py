@@ -1,0 +1,52 @@
+"""The `workbench` command line (typer app), in-process."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.conftest import tiny_run_config
+from workbench.cli import app
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def test_run_then_predict_sequence_and_fasta(splice_db, tiny_model_dir, tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_run_config(splice_db, tiny_model_dir, tmp_path / "runs")))
+    result = runner.invoke(app, ["run", str(cfg), "--set", "train.epochs=0.05", "--set", "name=cli-run"])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output and "one-hot baseline" in result.output
+    run_dir = tmp_path / "runs" / "cli-run"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["epochs"] == 0.05
+
+    fasta = tmp_path / "q.fa"
+    fasta.write_bytes(b">one\r\nACGTACGTAC\r\nGGTTAA\r\n>two\r\nTTTTGGGGCCCC\r\n")  # CRLF line ends
+    result = runner.invoke(app, ["predict", str(run_dir), "--fasta", str(fasta), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.strip().splitlines()]
+    assert [x["id"] for x in lines] == ["one", "two"]
+    assert all(abs(sum(x["probabilities"].values()) - 1) < 1e-5 for x in lines)
+
+    result = runner.invoke(app, ["predict", str(run_dir), "--sequence", "ACGTX"])
+    assert result.exit_code == 2 and "'X' at 5" in result.output
+
+
+def test_bad_config_lists_every_problem(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("name: ok\nsource: {kind: sql, url: 'sqlite:///x.db'}\ntrain: {epochs: -1, batch_size: 0}\n")
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code == 2
+    for field in ("source", "train.epochs", "train.batch_size", "3 problem(s)"):
+        assert field in result.output, result.output
+
+
+def test_missing_data_source_is_a_clear_error(tiny_model_dir, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    raw = tiny_run_config(tmp_path / "nope.db", tiny_model_dir, tmp_path)
+    raw["source"] = {"kind": "files", "path": str(tmp_path / "missing.csv")}
+    cfg.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["run", str(cfg)])
+    assert result.exit_code == 2 and "no such file" in result.output

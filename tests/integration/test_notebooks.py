@@ -1,0 +1,64 @@
+"""Executes the notebooks (short settings) and checks the package API they call still exists."""
+
+import ast
+import json
+
+import nbformat
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+TRAINING_NOTEBOOKS = [REPO / "notebooks" / "genome_predictor.ipynb"]
+
+
+@pytest.mark.parametrize("path", TRAINING_NOTEBOOKS, ids=lambda p: p.name)
+def test_training_notebook_follows_skeleton(path):
+    nb = nbformat.read(path, as_version=4)
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert headings == ["## Setup", "## Data", "## Train", "## Evaluate", "## Save", "## Demo"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_package_api_exists(path):
+    nb = nbformat.read(path, as_version=4)
+    import importlib
+
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("workbench", "data_connectors"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{path.name}: {node.module}.{alias.name} no longer exists"
+
+
+@pytest.mark.parametrize("path", TRAINING_NOTEBOOKS, ids=lambda p: p.name)
+def test_training_notebook_runs(path, tiny_model_dir, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    overrides = {"train.epochs": 0.05, "train.batch_size": 32, "model.base_model": str(tiny_model_dir),
+                 "output_dir": str(tmp_path / "runs"), "train.backend": "peft"}
+    monkeypatch.setenv("WORKBENCH_NOTEBOOK_OVERRIDES", json.dumps(overrides))
+    monkeypatch.setenv("WORKBENCH_DEMO_PORT", "0")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "run directory:" in outputs
+    assert (tmp_path / "runs" / "splice" / "README.md").is_file()
+
+
+def test_connect_data_notebook_runs(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    path = REPO / "notebooks" / "01_connect_data.ipynb"
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    outputs = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                        for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "fingerprint" in outputs.lower()

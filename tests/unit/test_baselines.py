@@ -1,0 +1,23 @@
+"""Classical baselines (workbench.baselines)."""
+
+import random
+
+from workbench.baselines import run_baselines
+
+
+def test_onehot_baseline_learns_a_positional_motif():
+    rng = random.Random(0)
+
+    def sample(label):
+        seq = [rng.choice("ACGT") for _ in range(30)]
+        if label == 1:
+            seq[10:12] = ["G", "T"]
+        return "".join(seq)
+
+    ys = [i % 2 for i in range(600)]
+    seqs = [sample(y) for y in ys]
+    res = run_baselines(seqs[:400], ys[:400], seqs[400:], ys[400:], ["neg", "pos"])
+    assert set(res) == {"kmer_logreg", "onehot_logreg", "majority"}
+    assert res["onehot_logreg"]["accuracy"] > 0.9
+    assert res["majority"]["accuracy"] < 0.6
+    assert res["onehot_logreg"]["accuracy"] > res["majority"]["accuracy"]

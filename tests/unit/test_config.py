@@ -1,0 +1,59 @@
+"""Config loading and validation (workbench.config)."""
+
+from pathlib import Path
+
+import pytest
+
+from workbench.config import ConfigError, expand_env, load_config, validate_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_preset_validates_and_names_its_launch_command(preset, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.db")
+    cfg = load_config(preset)
+    assert cfg.name
+    assert preset.read_text().startswith("# Launch:"), "presets are headed by their launch command"
+
+
+def test_splice_preset_values(monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", "sqlite:////tmp/w.db")
+    cfg = load_config(REPO / "configs" / "splice.yaml")
+    assert cfg.source.url == "sqlite:////tmp/w.db"
+    assert cfg.task.label_words == {"EI": "donor", "IE": "acceptor", "N": "neither"}
+    assert cfg.published.test_accuracy["RBF"] == pytest.approx(0.959)
+
+
+def test_all_problems_reported_at_once():
+    bad = {"name": "bad name!", "source": {"kind": "sql"}, "lora": {"r": 0},
+           "train": {"learning_rate": -1, "precision": "fp8"}, "task": {"prompt": "no placeholder"}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    text = str(err.value)
+    for field in ("name", "source", "lora.r", "train.learning_rate", "train.precision", "task.prompt"):
+        assert field in text, f"{field} missing from:\n{text}"
+    assert "6 problem(s)" in text
+
+
+def test_unknown_field_is_rejected():
+    with pytest.raises(ConfigError, match="train.epoch"):
+        validate_config({"name": "x", "source": {"kind": "files", "path": "a.csv"}, "train": {"epoch": 3}})
+
+
+def test_env_expansion_default_and_missing(monkeypatch):
+    monkeypatch.delenv("WB_UNSET_VAR", raising=False)
+    assert expand_env("url: ${WB_UNSET_VAR:-sqlite:///d.db}") == "url: sqlite:///d.db"
+    monkeypatch.setenv("WB_SET_VAR", "postgresql://u@h/db")
+    assert expand_env("${WB_SET_VAR}") == "postgresql://u@h/db"
+    with pytest.raises(ConfigError, match="WB_UNSET_VAR"):
+        expand_env("${WB_UNSET_VAR}")
+
+
+def test_overrides_and_missing_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\nsource: {kind: files, path: a.csv}\n")
+    cfg = load_config(path, {"train.epochs": 0.5, "lora.r": 4})
+    assert cfg.train.epochs == 0.5 and cfg.lora.r == 4
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,72 @@
+"""The restricted LM head and backend selection (workbench.engine), on a tiny random Llama."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from workbench.engine import LabelScorer, LoRASpec, encode_prompts, label_token_ids, load_lora_model, select_backend
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def test_restricted_head_equals_full_lm_head_at_label_tokens(tiny):
+    model, tok = tiny
+    ids = label_token_ids(tok, ["donor", "acceptor", "neither"])
+    scorer = LabelScorer(model, ids)
+    prompts = ["DNA : A C G T Class :", "DNA : G G Class :"]  # different lengths -> right padding
+    batch = encode_prompts(tok, prompts)
+    got = scorer(**batch)
+    assert got.shape == (2, 3)
+    for i, p in enumerate(prompts):
+        single = tok(p, add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.no_grad():
+            full = model(input_ids=single).logits[0, -1, ids]
+        torch.testing.assert_close(got[i].detach(), full, rtol=1e-4, atol=1e-5)
+
+
+def test_label_words_must_start_with_distinct_tokens(tiny):
+    _, tok = tiny
+    with pytest.raises(ValueError, match="distinct"):
+        label_token_ids(tok, ["donor", "donor"])
+
+
+def test_lora_first_layer_limits_adapted_layers(tiny_model_dir):
+    spec = LoRASpec(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"], first_layer=1)
+    model, _ = load_lora_model(str(tiny_model_dir), spec, "peft", seed=0)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".layers.1." in n for n in trainable)
+    with pytest.raises(ValueError, match="only 2 layers"):
+        load_lora_model(str(tiny_model_dir), LoRASpec(4, 8, 0.0, ["q_proj"], first_layer=5), "peft", seed=0)
+
+
+def test_backend_selection_reports_reason():
+    backend, reason = select_backend("peft")
+    assert backend == "peft" and "requested" in reason
+    backend, reason = select_backend("auto")
+    assert backend in ("unsloth", "peft") and reason
+
+
+def test_unsloth_path_matches_peft_path_on_cpu(tiny_model_dir):
+    """Where Unsloth imports on CPU: float32 weights, the same adapter init and the same label logits as PEFT."""
+    backend, reason = select_backend("auto")
+    if backend != "unsloth":
+        pytest.skip(f"Unsloth unavailable: {reason}")
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU path")
+    spec = LoRASpec(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"], first_layer=1)
+    fast, tok = load_lora_model(str(tiny_model_dir), spec, "unsloth", seed=0)
+    plain, _ = load_lora_model(str(tiny_model_dir), spec, "peft", seed=0)
+    assert fast.get_base_model().get_input_embeddings().weight.dtype == torch.float32
+    fast_lora = {n: p for n, p in fast.named_parameters() if p.requires_grad}
+    plain_lora = {n: p for n, p in plain.named_parameters() if p.requires_grad}
+    assert fast_lora.keys() == plain_lora.keys() and all(".layers.1." in n for n in fast_lora)
+    for name, param in fast_lora.items():
+        torch.testing.assert_close(param, plain_lora[name], rtol=0, atol=0)
+    ids = label_token_ids(tok, ["donor", "acceptor", "neither"])
+    batch = encode_prompts(tok, ["DNA : A C G T Class :", "DNA : G G Class :"])
+    torch.testing.assert_close(LabelScorer(fast, ids)(**batch), LabelScorer(plain, ids)(**batch), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="only 2 layers"):
+        load_lora_model(str(tiny_model_dir), LoRASpec(4, 8, 0.0, ["q_proj"], first_layer=5), "unsloth", seed=0)

@@ -1,0 +1,32 @@
+"""Metrics and plots (workbench.metrics)."""
+
+import numpy as np
+import pytest
+
+from workbench.metrics import classification_metrics, plot_confusion_matrix, plot_loss
+
+
+def test_perfect_and_known_confusion():
+    labels = ["a", "b", "c"]
+    perfect = classification_metrics([0, 1, 2, 2], [0, 1, 2, 2], labels)
+    assert perfect["accuracy"] == 1.0 and perfect["mcc"] == pytest.approx(1.0) and perfect["macro_f1"] == 1.0
+    m = classification_metrics([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0], labels)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3)
+    assert m["per_class"]["c"]["recall"] == pytest.approx(0.5)
+    assert m["per_class"]["a"]["support"] == 2
+
+
+def test_auroc_from_probabilities():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    m = classification_metrics([0, 1, 0, 1], [0, 1, 0, 1], ["n", "p"], proba)
+    assert m["auroc"] == 1.0
+    assert "auroc" not in classification_metrics([0, 0], [0, 0], ["n", "p"], proba[:2])
+
+
+def test_plots_are_pngs(tmp_path):
+    png = plot_confusion_matrix([[3, 1], [0, 4]], ["n", "p"], tmp_path / "cm.png", "t")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    loss = plot_loss([(1, 1.0), (2, 0.5)], [(2, 0.8)], tmp_path / "loss.png")
+    assert loss.stat().st_size > 1000

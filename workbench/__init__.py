@@ -1,0 +1,17 @@
+"""A private fine-tuning workbench: connect to company data, LoRA fine-tune an open base model
+offline, evaluate it against honest baselines, and serve it as a Gradio demo.
+
+Importing the package applies the offline defaults (no hub, no telemetry): see
+:mod:`workbench.offline`.
+"""
+
+from .offline import apply_offline_env
+
+apply_offline_env()
+
+__version__ = "0.1.0"
+
+from .config import ConfigError, RunConfig, load_config, validate_config  # noqa: E402
+from .recipe import RunResult, setup  # noqa: E402
+
+__all__ = ["ConfigError", "RunConfig", "RunResult", "__version__", "load_config", "setup", "validate_config"]

@@ -1,0 +1,231 @@
+"""The training engine: a LoRA adapter on a causal LM, scored through a restricted LM head.
+
+Classification with a causal LM: the prompt ends where the label word would start; the
+model's next-token logits are read only for the first token of each label word (the
+*restricted LM head*), giving ``(batch, n_labels)`` logits whose softmax is the class
+probability. Training minimises cross-entropy on those logits, i.e. the loss is on the
+label token only.
+
+Backends: Unsloth ``FastLanguageModel`` where it imports, transformers + PEFT otherwise,
+with the same LoRA config, the same loop and the same saved adapter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+
+log = logging.getLogger(__name__)
+_BACKEND_NOTICE_SHOWN = False
+
+
+def select_backend(preference: str = "auto") -> tuple[str, str]:
+    """Chooses the training backend.
+
+    Args:
+        preference: ``"auto"``, ``"unsloth"`` or ``"peft"``.
+
+    Returns:
+        ``(backend, reason)`` where backend is ``"unsloth"`` or ``"peft"``.
+
+    Raises:
+        RuntimeError: If ``"unsloth"`` is requested but cannot be imported (with the reason).
+    """
+    global _BACKEND_NOTICE_SHOWN
+    if preference == "peft":
+        return "peft", "requested in config (train.backend=peft)"
+    reason = None
+    if importlib.util.find_spec("unsloth") is None:
+        reason = "the unsloth package is not installed (GPU: see environment.yml)"
+    else:
+        try:
+            import unsloth  # noqa: F401  (must be imported before transformers' models are patched)
+        except Exception as exc:  # Unsloth raises NotImplementedError/ImportError without a supported device
+            reason = f"importing unsloth failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if reason is None:
+        return "unsloth", "unsloth imported"
+    if preference == "unsloth":
+        raise RuntimeError(f"train.backend=unsloth but {reason}. Install Unsloth or set train.backend to auto/peft.")
+    if not _BACKEND_NOTICE_SHOWN:
+        log.warning("Unsloth unavailable (%s): training with transformers + PEFT, same config and outputs.", reason)
+        _BACKEND_NOTICE_SHOWN = True
+    return "peft", reason
+
+
+def resolve_precision(precision: str) -> torch.dtype | None:
+    """Maps ``train.precision`` to an autocast dtype (``None`` = float32).
+
+    ``auto`` picks bfloat16 on a CUDA device that supports it, or on a CPU with native
+    bf16 instructions (AVX512-BF16 or AMX), else float32.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else None
+
+
+def label_token_ids(tokenizer, words: list[str]) -> list[int]:
+    """Returns the first token id of ``" " + word`` for each label word.
+
+    Raises:
+        ValueError: If two words share their first token (choose other ``task.label_words``).
+    """
+    ids = [tokenizer(" " + w, add_special_tokens=False).input_ids[0] for w in words]
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            f"label words {words} do not start with distinct tokens ({tokenizer.convert_ids_to_tokens(ids)}); "
+            "set task.label_words to words whose first tokens differ."
+        )
+    return ids
+
+
+@dataclass
+class LoRASpec:
+    """The adapter settings the engine needs (a subset of ``LoRAConfig``)."""
+
+    r: int
+    lora_alpha: int
+    lora_dropout: float
+    target_modules: list[str]
+    first_layer: int = 0
+
+
+def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max_seq_length: int = 512):
+    """Loads a base model from a local HF directory and attaches a fresh LoRA adapter.
+
+    Args:
+        model_dir: Local Hugging Face-format directory.
+        lora: Adapter settings.
+        backend: ``"unsloth"`` or ``"peft"``.
+        seed: Seed for the adapter's initialisation.
+        max_seq_length: Longest prompt in tokens (Unsloth sizes its buffers with it).
+
+    Returns:
+        ``(peft_model, tokenizer)``.
+    """
+    torch.manual_seed(seed)
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        # On CPU, Unsloth's dtype=None stores the weights in bfloat16 wherever the CPU has AVX512-BF16/AMX;
+        # load float32 as the PEFT path does, so that train.precision (autocast) alone sets the compute dtype.
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=model_dir, max_seq_length=max_seq_length,
+            dtype=None if torch.cuda.is_available() else torch.float32, load_in_4bit=False, local_files_only=True)
+        n_layers = model.config.num_hidden_layers
+        if lora.first_layer >= n_layers:
+            raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
+        peft_model = FastLanguageModel.get_peft_model(
+            model, r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout,
+            target_modules=lora.target_modules, bias="none", use_gradient_checkpointing=False,
+            random_state=seed, layers_to_transform=list(range(lora.first_layer, n_layers)) if lora.first_layer else None)
+        return peft_model, tokenizer
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    n_layers = model.config.num_hidden_layers
+    if lora.first_layer >= n_layers:
+        raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
+    config = LoraConfig(
+        r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout, target_modules=lora.target_modules,
+        bias="none", layers_to_transform=list(range(lora.first_layer, n_layers)) if lora.first_layer else None)
+    return get_peft_model(model, config), tokenizer
+
+
+class LabelScorer(torch.nn.Module):
+    """Scores label words from a (PEFT-wrapped) causal LM through the restricted LM head.
+
+    Args:
+        model: A causal LM, optionally wrapped by PEFT.
+        label_ids: First-token id of each label word, length ``n_labels``.
+        autocast_dtype: ``torch.bfloat16`` for mixed precision, ``None`` for float32.
+    """
+
+    def __init__(self, model, label_ids: list[int], autocast_dtype: torch.dtype | None = None):
+        super().__init__()
+        self.model = model
+        self.register_buffer("label_ids", torch.tensor(label_ids, dtype=torch.long))
+        self.autocast_dtype = autocast_dtype
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.decoder = base.get_decoder()
+        self.head = base.get_output_embeddings()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Returns label logits.
+
+        Args:
+            input_ids: Right-padded prompt token ids, shape ``(batch, seq_len)``.
+            attention_mask: 1 for real tokens, 0 for padding, shape ``(batch, seq_len)``.
+
+        Returns:
+            Float32 logits over the labels, shape ``(batch, n_labels)``.
+        """
+        device_type = input_ids.device.type
+        with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
+                            enabled=self.autocast_dtype is not None):
+            hidden = self.decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = attention_mask.sum(dim=1) - 1  # (batch,) index of each prompt's final token
+        h = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()  # (batch, hidden)
+        w = self.head.weight[self.label_ids].float()  # (n_labels, hidden)
+        logits = h @ w.T
+        if getattr(self.head, "bias", None) is not None:
+            logits = logits + self.head.bias[self.label_ids].float()
+        return logits
+
+
+def encode_prompts(tokenizer, prompts: list[str]) -> dict[str, torch.Tensor]:
+    """Tokenises prompts without special tokens, right-padded.
+
+    Returns:
+        ``{"input_ids": (batch, seq_len), "attention_mask": (batch, seq_len)}`` long tensors.
+    """
+    ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    width = max(len(x) for x in ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, x in enumerate(ids):
+        input_ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+@torch.no_grad()
+def predict_proba(scorer: LabelScorer, tokenizer, prompts: list[str], batch_size: int = 64,
+                  progress: bool = False) -> torch.Tensor:
+    """Class probabilities for prompts.
+
+    Returns:
+        Float tensor of shape ``(len(prompts), n_labels)``; rows sum to 1.
+    """
+    from tqdm.auto import tqdm
+
+    was_training = scorer.training
+    scorer.eval()
+    device = scorer.label_ids.device
+    out = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc="predict", disable=not progress, unit="batch"):
+        batch = {k: v.to(device) for k, v in encode_prompts(tokenizer, prompts[start:start + batch_size]).items()}
+        out.append(torch.softmax(scorer(**batch), dim=-1).cpu())
+    scorer.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, len(scorer.label_ids))
+
+
+def set_threads(threads: int) -> int:
+    """Sets torch's CPU threads (0 = all cores) and returns the number used."""
+    n = threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n

@@ -1,0 +1,131 @@
+"""Load a finished run directory and predict classes for new DNA sequences.
+
+Run as::
+
+    workbench predict RUN_DIR --sequence ACGT...
+    workbench predict RUN_DIR --fasta sequences.fa
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .artifacts import missing_files
+from .base_model import resolve_base_model
+from .engine import LabelScorer, predict_proba, resolve_precision
+from .sequences import check_sequence, format_prompt
+
+
+class RunDirError(ValueError):
+    """Raised when a run directory is incomplete or its base model does not match."""
+
+
+@dataclass
+class Prediction:
+    """One prediction.
+
+    Attributes:
+        sequence: The normalised input sequence.
+        label: The most probable class.
+        probabilities: Class -> probability (sums to 1).
+    """
+
+    sequence: str
+    label: str
+    probabilities: dict[str, float]
+
+
+class Predictor:
+    """A fine-tuned adapter on its base model, ready to score sequences.
+
+    Use :meth:`load`; then :meth:`predict`.
+    """
+
+    def __init__(self, run_dir: Path, task: dict, scorer: LabelScorer, tokenizer, card: str):
+        self.run_dir = run_dir
+        self.task = task
+        self.labels: list[str] = task["labels"]
+        self.scorer = scorer
+        self.tokenizer = tokenizer
+        self.model_card = card
+
+    @classmethod
+    def load(cls, run_dir: str | Path, precision: str = "auto") -> "Predictor":
+        """Loads a run directory written by :func:`workbench.recipe.setup`.
+
+        The base model is resolved from the spec recorded in ``task.json`` and must have the
+        recorded sha256.
+
+        Args:
+            run_dir: The run directory.
+            precision: ``auto``, ``fp32`` or ``bf16`` (see ``TrainConfig.precision``).
+
+        Raises:
+            RunDirError: If files are missing or the base model's sha256 differs.
+        """
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        run_dir = Path(run_dir)
+        missing = missing_files(run_dir)
+        if missing:
+            raise RunDirError(f"{run_dir} is not a complete run directory (missing {missing}). Re-run `workbench run`.")
+        task = json.loads((run_dir / "task.json").read_text())
+        recorded = task["base_model"]
+        base = resolve_base_model(recorded["spec"])
+        if base.sha256 != recorded["sha256"]:
+            raise RunDirError(
+                f"base model {recorded['spec']!r} now has sha256 {base.sha256[:12]}…, but the adapter was trained on "
+                f"{recorded['sha256'][:12]}…. Install the original base model or retrain.")
+        tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
+        model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+        model = PeftModel.from_pretrained(model, run_dir / "adapter")
+        model.eval()
+        scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
+        scorer.to("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(run_dir, task, scorer, tokenizer, (run_dir / "README.md").read_text())
+
+    def predict(self, sequences: list[str], batch_size: int = 64) -> list[Prediction]:
+        """Predicts a class for each sequence.
+
+        Args:
+            sequences: DNA sequences (A, C, G, T and IUPAC codes; whitespace ignored).
+            batch_size: Sequences per forward pass.
+
+        Returns:
+            One :class:`Prediction` per input, in order.
+
+        Raises:
+            workbench.sequences.SequenceError: If a sequence is empty, too long or has invalid letters
+                (the message names the sequence's index when several are given).
+        """
+        clean = []
+        for i, seq in enumerate(sequences):
+            try:
+                clean.append(check_sequence(seq, self.task["max_length"]))
+            except ValueError as exc:
+                prefix = f"sequence {i + 1}: " if len(sequences) > 1 else ""
+                raise type(exc)(prefix + str(exc)) from None
+        prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"]) for s in clean]
+        proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size)
+        return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
+                for s, p in zip(clean, proba)]
+
+
+def read_fasta(path: str | Path) -> list[tuple[str, str]]:
+    """Reads ``(id, sequence)`` records from a FASTA file with Biopython (CRLF line ends are fine).
+
+    Raises:
+        ValueError: If the file has no records.
+    """
+    from Bio import SeqIO
+
+    with open(path, newline=None) as handle:
+        records = [(r.id, str(r.seq)) for r in SeqIO.parse(handle, "fasta")]
+    if not records:
+        raise ValueError(f"{path} has no FASTA records (lines starting with '>').")
+    return records

@@ -1,0 +1,121 @@
+"""DNA sequence validation, IUPAC ambiguity policy, and prompt formatting.
+
+Alphabet source: IUPAC-IUB Commission on Biochemical Nomenclature, "Nomenclature for
+incompletely specified bases in nucleic acid sequences" (1984): A C G T plus the
+ambiguity codes R Y S W K M B D H V N.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+BASES = frozenset("ACGT")
+IUPAC_AMBIGUOUS = frozenset("RYSWKMBDHVN")
+
+
+class SequenceError(ValueError):
+    """Raised for a sequence that is empty, too long or has letters outside the IUPAC alphabet."""
+
+
+def check_sequence(sequence: str, max_length: int = 512, allow_ambiguous: bool = True) -> str:
+    """Normalises and validates one DNA sequence.
+
+    Whitespace is removed and letters are upper-cased; ``U`` is not accepted (RNA).
+
+    Args:
+        sequence: Raw sequence text.
+        max_length: Longest accepted sequence, in nucleotides.
+        allow_ambiguous: Accept IUPAC ambiguity codes (N, R, ...) besides A, C, G, T.
+
+    Returns:
+        The normalised sequence (upper case, no whitespace).
+
+    Raises:
+        SequenceError: Naming the offending letters and their 1-based positions.
+    """
+    seq = "".join(sequence.split()).upper()
+    if not seq:
+        raise SequenceError("the sequence is empty: paste DNA letters A, C, G, T.")
+    if len(seq) > max_length:
+        raise SequenceError(f"the sequence has {len(seq)} nt; this model accepts at most {max_length} nt.")
+    allowed = BASES | IUPAC_AMBIGUOUS if allow_ambiguous else BASES
+    bad = [(i + 1, c) for i, c in enumerate(seq) if c not in allowed]
+    if bad:
+        shown = ", ".join(f"{c!r} at {i}" for i, c in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        letters = "A, C, G, T" + (" or IUPAC codes R Y S W K M B D H V N" if allow_ambiguous else "")
+        raise SequenceError(f"invalid letter(s) {shown}{more}: DNA sequences may contain only {letters}.")
+    return seq
+
+
+@dataclass
+class PolicyReport:
+    """What the ambiguity policy did.
+
+    Attributes:
+        policy: ``reject``, ``drop`` or ``keep``.
+        rows_with_ambiguous: Rows that contained at least one ambiguity code.
+        rows_dropped: Rows removed by the policy.
+        codes: Count of each ambiguity code over those rows.
+    """
+
+    policy: str
+    rows_with_ambiguous: int = 0
+    rows_dropped: int = 0
+    codes: dict[str, int] = field(default_factory=dict)
+
+
+def apply_ambiguity_policy(sequences: list[str], policy: str, max_length: int = 512) -> tuple[list[int], PolicyReport]:
+    """Validates sequences and applies the IUPAC ambiguity policy.
+
+    Args:
+        sequences: Raw sequences, shape ``(rows,)``.
+        policy: ``"reject"`` (raise on any ambiguity code), ``"drop"`` (drop those rows) or
+            ``"keep"`` (keep them; each code becomes its own token).
+        max_length: Longest accepted sequence, in nucleotides.
+
+    Returns:
+        ``(kept_indices, report)``: indices of rows to keep, in order, and a :class:`PolicyReport`.
+
+    Raises:
+        SequenceError: If a row has a non-IUPAC letter or is empty/too long (always), or has an
+            ambiguity code under ``reject``; the message names the row index.
+    """
+    kept: list[int] = []
+    report = PolicyReport(policy)
+    codes: Counter[str] = Counter()
+    for i, raw in enumerate(sequences):
+        try:
+            seq = check_sequence(raw, max_length)
+        except SequenceError as exc:
+            raise SequenceError(f"row {i}: {exc} Fix or filter this row in the source.") from None
+        found = [c for c in seq if c in IUPAC_AMBIGUOUS]
+        if found:
+            report.rows_with_ambiguous += 1
+            codes.update(found)
+            if policy == "reject":
+                raise SequenceError(
+                    f"row {i} contains IUPAC ambiguity code(s) {sorted(set(found))} and data.ambiguous='reject'. "
+                    "Set data.ambiguous to 'drop' or 'keep', or clean the source."
+                )
+            if policy == "drop":
+                report.rows_dropped += 1
+                continue
+        kept.append(i)
+    report.codes = dict(sorted(codes.items()))
+    return kept, report
+
+
+def format_prompt(sequence: str, template: str = "DNA: {sequence}\nClass:", spaced: bool = True) -> str:
+    """Turns a sequence into the model's prompt.
+
+    Args:
+        sequence: Normalised DNA sequence, e.g. ``"ACGT"``.
+        template: Prompt template containing ``{sequence}``.
+        spaced: Put a space between nucleotides (``"A C G T"``) so that each base is one token.
+
+    Returns:
+        The prompt text; the label word follows it directly (after a space).
+    """
+    return template.format(sequence=" ".join(sequence) if spaced else sequence)
