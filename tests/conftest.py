@@ -3,40 +3,38 @@ and a guard that fails any test whose code opens a network connection outside lo
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-import workbench  # noqa: F401  (applies the offline environment first)
+from tests import netguard
+
+netguard.install()  # before anything below can open a connection (Unsloth's import included)
+NON_LOOPBACK_ATTEMPTS = netguard.ATTEMPTS
+
+import workbench  # noqa: E402,F401  (applies the offline environment first)
+from workbench.engine import select_backend  # noqa: E402
+
+# The training backend the tests expect: Unsloth wherever it is installed (scripts/setup.sh --dev installs its CPU
+# backend; WORKBENCH_UNSLOTH=0 leaves it out), transformers + PEFT otherwise. Selecting it here imports Unsloth
+# before any test module imports transformers, as Unsloth asks and as `workbench run` does; an installed Unsloth
+# that fails to import fails the training tests rather than silently testing the fallback.
+UNSLOTH_INSTALLED = importlib.util.find_spec("unsloth") is not None
+BACKEND, BACKEND_REASON = select_backend("auto")
+EXPECTED_BACKEND = "unsloth" if UNSLOTH_INSTALLED else "peft"
 
 REPO = Path(__file__).resolve().parents[1]
 SPLICE_CSV = REPO / "workbench" / "resources" / "splice" / "splice.csv"
-NON_LOOPBACK_ATTEMPTS: list[str] = []
-_real_connect = socket.socket.connect
 
 
-def _is_loopback(address) -> bool:
-    if not isinstance(address, tuple):  # AF_UNIX path
-        return True
-    host = address[0]
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def guarded_subprocess_env(netlog: Path) -> dict[str, str]:
+    """Environment for a Python subprocess that runs ``tests.netguard.install()`` first: the repository on
+    PYTHONPATH and the file its refused connections are written to."""
+    import os
 
-
-def _guarded_connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-        NON_LOOPBACK_ATTEMPTS.append(repr(address))
-        raise OSError(f"test guard: connection to non-loopback address {address!r} refused (the workbench is offline)")
-    return _real_connect(self, address)
-
-
-socket.socket.connect = _guarded_connect
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            "WORKBENCH_TEST_NETLOG": str(netlog)}
 
 
 @pytest.fixture(autouse=True)
@@ -115,9 +113,14 @@ def tiny_run_config(db: Path, model_dir: Path, out: Path, **train) -> dict:
         "model": {"base_model": str(model_dir)},
         "lora": {"r": 8, "lora_alpha": 16},
         "task": {"label_words": {"EI": "donor", "IE": "acceptor", "N": "neither"}},
-        "train": {"epochs": 0.2, "learning_rate": 3e-3, "batch_size": 32, "precision": "fp32", "backend": "peft",
+        "train": {"epochs": 0.2, "learning_rate": 3e-3, "batch_size": 32, "precision": "fp32", "backend": "auto",
                   **train},
     }
+
+
+def pytest_report_header(config):
+    """States once, at the top of the run, which backend the training tests go through and why."""
+    return f"workbench training backend: {BACKEND} ({BACKEND_REASON})"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -28,6 +28,9 @@ def _logging() -> None:
                         datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # torchao (installed with Unsloth's CPU backend, imported by transformers/PEFT) warns on every start that its
+    # CUDA kernels do not load; nothing on the CPU path uses them.
+    logging.getLogger("torchao").setLevel(logging.ERROR)
     from data_connectors import install_log_redaction
 
     install_log_redaction()

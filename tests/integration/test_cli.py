@@ -6,7 +6,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import tiny_run_config
+from tests.conftest import EXPECTED_BACKEND, tiny_run_config
 from workbench.cli import app
 
 pytestmark = pytest.mark.integration
@@ -21,6 +21,7 @@ def test_run_then_predict_sequence_and_fasta(splice_db, tiny_model_dir, tmp_path
     assert "test accuracy" in result.output and "one-hot baseline" in result.output
     run_dir = tmp_path / "runs" / "cli-run"
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["epochs"] == 0.05
+    assert json.loads((run_dir / "metrics.json").read_text())["training"]["backend"] == EXPECTED_BACKEND
 
     fasta = tmp_path / "q.fa"
     fasta.write_bytes(b">one\r\nACGTACGTAC\r\nGGTTAA\r\n>two\r\nTTTTGGGGCCCC\r\n")  # CRLF line ends

@@ -6,7 +6,7 @@ import json
 import nbformat
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import EXPECTED_BACKEND, REPO, guarded_subprocess_env
 
 pytestmark = pytest.mark.integration
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -40,14 +40,35 @@ def test_training_notebook_runs(path, tiny_model_dir, tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     overrides = {"train.epochs": 0.05, "train.batch_size": 32, "model.base_model": str(tiny_model_dir),
-                 "output_dir": str(tmp_path / "runs"), "train.backend": "peft"}
+                 "lora.first_layer": 1,  # the preset's 10 is for SmolLM2's 30 layers; the tiny Llama has 2
+                 "output_dir": str(tmp_path / "runs"), "train.backend": "auto"}
     monkeypatch.setenv("WORKBENCH_NOTEBOOK_OVERRIDES", json.dumps(overrides))
     monkeypatch.setenv("WORKBENCH_DEMO_PORT", "0")
-    nb = nbformat.read(path, as_version=4)
+    netlog = _guard_kernel(monkeypatch, tmp_path)
+    nb = _with_network_guard(nbformat.read(path, as_version=4))
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "run directory:" in outputs
+    assert f"training backend: ('{EXPECTED_BACKEND}'" in outputs
     assert (tmp_path / "runs" / "splice" / "README.md").is_file()
+    training = json.loads((tmp_path / "runs" / "splice" / "metrics.json").read_text())["training"]
+    assert training["backend"] == EXPECTED_BACKEND, training["backend_reason"]
+    assert not netlog.exists(), f"the notebook kernel tried the network: {netlog.read_text()}"
+
+
+def _guard_kernel(monkeypatch, tmp_path):
+    """Puts the repository on the kernel's path and names the file its refused connections go to."""
+    netlog = tmp_path / "kernel-net.log"
+    for key, value in guarded_subprocess_env(netlog).items():
+        if key in ("PYTHONPATH", "WORKBENCH_TEST_NETLOG"):
+            monkeypatch.setenv(key, value)
+    return netlog
+
+
+def _with_network_guard(nb):
+    """The notebook with a first cell that refuses non-loopback connections in the kernel (tests/netguard.py)."""
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import tests.netguard; tests.netguard.install()"))
+    return nb
 
 
 def test_connect_data_notebook_runs(tmp_path, monkeypatch):
@@ -55,8 +76,10 @@ def test_connect_data_notebook_runs(tmp_path, monkeypatch):
 
     path = REPO / "notebooks" / "01_connect_data.ipynb"
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    nb = nbformat.read(path, as_version=4)
+    netlog = _guard_kernel(monkeypatch, tmp_path)
+    nb = _with_network_guard(nbformat.read(path, as_version=4))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    assert not netlog.exists(), f"the notebook kernel tried the network: {netlog.read_text()}"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
     outputs = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import tiny_run_config
+from tests.conftest import EXPECTED_BACKEND, guarded_subprocess_env, tiny_run_config
 from workbench import setup, validate_config
 from workbench.artifacts import missing_files
 from workbench.predictor import Predictor, RunDirError
@@ -28,7 +28,7 @@ def test_run_directory_is_complete(tiny_run):
         "train": 2092, "validation": 299, "test": 598}
     assert metrics["data"]["ambiguity"]["rows_dropped"] == 15
     assert metrics["data"]["split"]["duplicate_rows_dropped"] == 184
-    assert metrics["training"]["backend"] in ("peft", "unsloth")
+    assert metrics["training"]["backend"] == EXPECTED_BACKEND, metrics["training"]["backend_reason"]
 
 
 def test_loss_falls(tiny_run):
@@ -41,7 +41,8 @@ def test_model_card_records_provenance(tiny_run):
     card = (tiny_run.run_dir / "README.md").read_text()
     lineage = json.loads((tiny_run.run_dir / "lineage.json").read_text())
     for needle in ("## Base model", "sha256", "## Data", lineage["fingerprint"], "SELECT Sequence, Class FROM splice",
-                   "onehot_logreg", "kmer_logreg", "MCC", "LoRA r=8", "torch", "transformers", "peft"):
+                   "onehot_logreg", "kmer_logreg", "MCC", "LoRA r=8", "torch", "transformers", "peft",
+                   f"- backend: {EXPECTED_BACKEND} (", *(["unsloth 20"] if EXPECTED_BACKEND == "unsloth" else [])):
         assert needle in card, needle
     saved = yaml.safe_load((tiny_run.run_dir / "config.yaml").read_text())
     assert saved["lora"]["r"] == 8 and saved["train"]["epochs"] == 1.0
@@ -55,6 +56,30 @@ def test_predictor_reproduces_saved_predictions(tiny_run):
         assert p.label == row["predicted"]
         for label in predictor.labels:
             assert p.probabilities[label] == pytest.approx(row[f"p_{label}"], abs=1e-4)
+
+
+def test_predict_in_a_fresh_process_reproduces_saved_predictions(tiny_run, tmp_path):
+    """`workbench predict` in its own process (transformers + PEFT, nothing patched by an earlier Unsloth load in
+    this process) reads the adapter the recipe saved and gives the probabilities written at training time."""
+    import subprocess
+    import sys
+
+    frame = pd.read_csv(tiny_run.run_dir / "predictions.csv").head(8)
+    args = [a for s in frame["sequence"] for a in ("--sequence", s)]
+    code = ("import sys, tests.netguard; tests.netguard.install(); from workbench.cli import main; sys.argv[0] = 'workbench'\n"
+            "try: main()\nfinally: print('unsloth imported:', 'unsloth' in sys.modules, file=sys.stderr)")
+    netlog = tmp_path / "net.log"
+    out = subprocess.run([sys.executable, "-c", code, "predict", str(tiny_run.run_dir), *args, "--json"],
+                         capture_output=True, text=True, env=guarded_subprocess_env(netlog), timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert not netlog.exists(), netlog.read_text()
+    assert "unsloth imported: False" in out.stderr, "predicting should not need Unsloth"
+    lines = [json.loads(x) for x in out.stdout.strip().splitlines()]
+    assert len(lines) == len(frame)
+    for got, (_, row) in zip(lines, frame.iterrows()):
+        assert got["label"] == row["predicted"]
+        for label, p in got["probabilities"].items():
+            assert p == pytest.approx(row[f"p_{label}"], abs=1e-4)
 
 
 def test_incomplete_run_dir_is_refused(tiny_run, tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import tiny_run_config
+from tests.conftest import EXPECTED_BACKEND, tiny_run_config
 from workbench import setup, validate_config
 from workbench.base_model import embedded_gguf, resolve_base_model, sha256_file
 from workbench.predictor import Predictor
@@ -47,6 +47,8 @@ def test_train_and_predict_with_bundled_model(splice_db, tmp_path):
     task = json.loads((run.run_dir / "task.json").read_text())
     assert task["base_model"]["sha256"] == sha256_file(GGUF)
     assert task["base_model"]["name"] == "SmolLM2-135M-Instruct"
+    training = json.loads((run.run_dir / "metrics.json").read_text())["training"]
+    assert training["backend"] == EXPECTED_BACKEND, training["backend_reason"]
     predictor = Predictor.load(run.run_dir)
     preds = predictor.predict(["CCAGCTGCATCACAGGAGGCCAGCGAGCAGGTCTGTTCCAAGGGCCTTCGAGCCAGTCTG", "ACGT" * 15])
     assert len(preds) == 2
