@@ -105,6 +105,10 @@ def model_card(info: dict[str, Any]) -> str:
     lora, train = cfg["lora"], cfg["train"]
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
     dr = info["data_report"]
+    ci = m.get("ci95") or {}
+    ci = (f"\nThis model's 95 % bootstrap intervals (test rows resampled 1,000 times; split uncertainty only): "
+          f"accuracy [{ci['accuracy'][0]:.4f}, {ci['accuracy'][1]:.4f}], MCC [{ci['mcc'][0]:.4f}, {ci['mcc'][1]:.4f}].\n"
+          if ci else "")
     return f"""# {info['name']}
 
 A LoRA adapter for DNA sequence classification ({', '.join(info['labels'])}), trained with the private
@@ -139,7 +143,8 @@ fine-tuning workbench on {info['date']}.
 
 | model | accuracy | macro-F1 | MCC | AUROC |
 |---|---|---|---|---|
-{table}{published}
+{table}
+{ci}{published}
 
 Per class (this model):
 
