@@ -75,7 +75,7 @@ class ExportResult:
 
 
 def check_sample(run_dir: Path, task: dict, sequences: list[str] | None = None, n: int = 24) -> list[str]:
-    """The fixed check sample: given ``sequences``, else task.json's examples then predictions.csv rows, ``n`` at most."""
+    """The check sample: ``sequences`` if given, else task.json's examples then predictions.csv rows (``n`` at most)."""
     if sequences:
         return list(sequences)
     seqs = [e["sequence"] for e in task.get("examples") or []]
@@ -131,7 +131,8 @@ def _gguf_probs(stage: Path, fname: str, task: dict, prompts: list[str], run_tok
     same = all(tokenizer(p, add_special_tokens=False).input_ids == run_tokenizer(p, add_special_tokens=False).input_ids
                for p in prompts)
     words = task["label_words"]
-    same = same and [tokenizer(" " + w, add_special_tokens=False).input_ids[0] for w in words] == task["label_token_ids"]
+    first_ids = [tokenizer(" " + w, add_special_tokens=False).input_ids[0] for w in words]
+    same = same and first_ids == task["label_token_ids"]
     scorer = LabelScorer(model, task["label_token_ids"])
     return predict_proba(scorer, tokenizer, prompts).numpy(), same
 
@@ -197,8 +198,9 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
                     source = resolve_base_model(recorded["spec"]).source
                 fname = f"{run_dir.name}-{dtype}.gguf"
                 info["converter"] = CONVERTER
+                title = f"{run_dir.name} ({recorded['name']} + LoRA)"
                 info["gguf"] = {"file": fname, **write_llama_gguf(
-                    merged, run_dir / "tokenizer", stage / fname, dtype, source, f"{run_dir.name} ({recorded['name']} + LoRA)")}
+                    merged, run_dir / "tokenizer", stage / fname, dtype, source, title)}
                 _copy_common(run_dir, stage)
                 exported, same_ids = _gguf_probs(stage, fname, task, prompts, predictor.tokenizer)
                 check = {**compare(reference, exported, TOLERANCE[dtype]), "tokenizer_ids_match": same_ids}

@@ -80,10 +80,12 @@ def _write_hf_fields(writer, config, tokenizer_dir: Path, name: str) -> None:
     import gguf
     from transformers import AutoTokenizer
 
-    spec = json.loads((tokenizer_dir / "tokenizer.json").read_text()) if (tokenizer_dir / "tokenizer.json").is_file() else {}
+    tokenizer_json = tokenizer_dir / "tokenizer.json"
+    spec = json.loads(tokenizer_json.read_text()) if tokenizer_json.is_file() else {}
     model_type = spec.get("model", {}).get("type")
     pre = spec.get("pre_tokenizer") or {}
-    if model_type != "BPE" or pre.get("type") != "ByteLevel" or not pre.get("use_regex", True) or pre.get("add_prefix_space"):
+    gpt2_split = pre.get("type") == "ByteLevel" and pre.get("use_regex", True) and not pre.get("add_prefix_space")
+    if model_type != "BPE" or not gpt2_split:
         raise GGUFExportError(
             f"the run's tokenizer ({model_type or 'unknown'} model, pre-tokenizer {pre.get('type')}) has no GGUF "
             "equivalent this exporter can write (it writes byte-level BPE with the GPT-2 split, or copies the "
@@ -120,7 +122,8 @@ def _write_hf_fields(writer, config, tokenizer_dir: Path, name: str) -> None:
     writer.add_head_count_kv(config.num_key_value_heads)
     writer.add_rope_freq_base(float(rope.get("rope_theta", 10000.0)))
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
-    writer.add_rope_dimension_count(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    writer.add_rope_dimension_count(head_dim)
     writer.add_vocab_size(n_vocab)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
@@ -158,7 +161,8 @@ def write_llama_gguf(model, tokenizer_dir: str | Path, path: str | Path, dtype: 
             "Export --format merged and convert it with llama.cpp's convert_hf_to_gguf.py.")
     if dtype not in _DTYPES:
         raise GGUFExportError(f"dtype {dtype!r} is not one of {sorted(_DTYPES)}.")
-    qtype, ftype = (getattr(gguf.GGMLQuantizationType, _DTYPES[dtype][0]), getattr(gguf.LlamaFileType, _DTYPES[dtype][1]))
+    qtype = getattr(gguf.GGMLQuantizationType, _DTYPES[dtype][0])
+    ftype = getattr(gguf.LlamaFileType, _DTYPES[dtype][1])
     arch = gguf.MODEL_ARCH.LLAMA
     names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
     writer = gguf.GGUFWriter(Path(path), gguf.MODEL_ARCH_NAMES[arch])
@@ -189,7 +193,8 @@ def write_llama_gguf(model, tokenizer_dir: str | Path, path: str | Path, dtype: 
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    return {"tensors": n, "bytes": Path(path).stat().st_size, "metadata": "source-gguf" if source_gguf else "hf-tokenizer"}
+    return {"tensors": n, "bytes": Path(path).stat().st_size,
+            "metadata": "source-gguf" if source_gguf else "hf-tokenizer"}
 
 
 def main(argv: list[str] | None = None) -> None:
