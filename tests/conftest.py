@@ -87,6 +87,33 @@ def build_tiny_model_dir(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def build_tiny_bpe_model_dir(path: Path, seed: int = 0) -> Path:
+    """Saves a randomly initialised 2-layer Llama with a byte-level BPE tokenizer trained here on prompt text.
+
+    Unlike :func:`build_tiny_model_dir`'s word-level tokenizer, this one has a GGUF equivalent
+    (``tokenizer.ggml.model = gpt2``), so the tiny model can be exported as GGUF with its own tokenizer.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [f"DNA: {' '.join('ACGTNDRS'[(i * 7 + j) % 8] for j in range(40))}\nClass: {w}"
+              for i, w in enumerate(["donor", "acceptor", "neither"] * 20)]
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Llama in HF format, built in the test (no download)."""

@@ -1,4 +1,4 @@
-"""Command-line interface: ``workbench run | predict | serve | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | serve | export | quickstart | load-sample-data``.
 
 Run as::
 
@@ -6,6 +6,7 @@ Run as::
     workbench run configs/splice.yaml    # any run config
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
+    workbench export RUN_DIR --format merged
 """
 
 from __future__ import annotations
@@ -118,6 +119,31 @@ def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `
         serve_demo(run_dir, host, port)
     except ValueError as exc:
         _fail(exc)
+
+
+@app.command("export")
+def export(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
+           fmt: str = typer.Option(..., "--format", "-f", help=(
+               "adapter (LoRA adapter + tokenizer for PEFT), merged (base + LoRA as one 16-bit safetensors "
+               "directory, no PEFT needed) or gguf (one .gguf file for llama.cpp-family runtimes; llama models only).")),
+           out: Optional[Path] = typer.Option(None, "--out", help=(
+               "Export directory; unset = RUN_DIR/exports/FORMAT. An existing one is kept, renamed with its timestamp.")),
+           dtype: str = typer.Option("float16", "--dtype", help=(
+               "Weight type of merged/gguf exports: float16 or bfloat16 (16 bits per weight) or float32 (32 bits); "
+               "ignored for adapter. GGUF norm vectors stay float32.")),
+           sequence: Optional[list[str]] = typer.Option(None, "--sequence", "-s", help=(
+               "DNA sequence (nucleotides, at most the run's max_length) for the round-trip check; repeatable. "
+               "Unset = task.json's examples then predictions.csv rows, 24 sequences at most.")),
+           as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object.")) -> None:
+    """Export a run as adapter, merged model or GGUF; reload it and check it predicts like the adapter."""
+    _logging()
+    from .export import export_run, result_dict, summary
+
+    try:
+        result = export_run(run_dir, fmt, out, dtype, sequence)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result_dict(result)) if as_json else summary(result))
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Look at a run config's data source without training.")
