@@ -177,8 +177,8 @@ def setup(config: RunConfig, progress: bool = True, resume: bool = False,
     seed_everything(config.train.seed)
     data = prepare_data(config)
     regression = config.task.type == "regression"
-    partial = partial_dir(config)
-    if not dry_run:
+    partial = None if dry_run else partial_dir(config)
+    if partial is not None:
         check_partial(partial, saved_config(config), data.fingerprint, resume, config.train.save_every)
 
     base = resolve_base_model(config.model.base_model)
