@@ -92,7 +92,7 @@ def regression_metrics(y_true: list[float], y_pred: list[float]) -> dict:
 
     t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     mse = float(mean_squared_error(t, p))
-    constant = p.std() == 0 or t.std() == 0
+    constant = np.ptp(p) == 0 or np.ptp(t) == 0  # (std of a constant float array can round to 1e-17)
     return {
         "n": len(t), "mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(mean_absolute_error(t, p)),
         "r2": float(r2_score(t, p)),

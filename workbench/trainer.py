@@ -254,13 +254,14 @@ def train_regressor(scorer, tokenizer, prompts: list[str], targets: torch.Tensor
 
     Validation Spearman correlation picks the kept weights. ``options`` are :class:`TrainOptions` fields.
     """
+    import numpy as np
     from scipy.stats import spearmanr
 
     from .regression import predict_standardised
 
     def validate() -> float:
         pred = predict_standardised(scorer, tokenizer, val_prompts).numpy()
-        if pred.std() == 0:
+        if np.ptp(pred) == 0:
             return float("nan")
         return float(spearmanr(pred, val_targets).statistic)
 
