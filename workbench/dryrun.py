@@ -71,11 +71,13 @@ class DryRunReport:
         rows = ", ".join(f"{k} {v:,} rows / {self.tokens[k]:,} tokens" for k, v in self.rows.items())
         return "\n".join([
             f"dry run (nothing written): {rows}",
-            f"steps: {self.steps_per_epoch} per epoch, {self.total_steps} in total; {self.evaluations} validation passes",
+            f"steps: {self.steps_per_epoch} per epoch, {self.total_steps} in total; "
+            f"{self.evaluations} validation passes",
             f"trainable parameters: {self.trainable_parameters:,}",
             f"measured one forward+backward on the longest batch {self.batch_shape}: {self.step_seconds:.3f} s",
             f"estimated peak memory ({self.memory_kind}): {self.estimated_peak_bytes / mib:,.0f} MiB "
-            f"(measured {self.measured_peak_bytes / mib:,.0f} MiB + AdamW state {self.optimizer_state_bytes / mib:,.1f} MiB)",
+            f"(measured {self.measured_peak_bytes / mib:,.0f} MiB + AdamW state "
+            f"{self.optimizer_state_bytes / mib:,.1f} MiB)",
             f"estimated training time: {self.estimated_train_seconds / 60:.1f} min "
             f"+ validation {self.estimated_eval_seconds / 60:.1f} min on {self.device}",
         ])
@@ -104,7 +106,8 @@ def estimate(scorer: torch.nn.Module, tokenizer, prompts: dict[str, list[str]], 
     Returns:
         A :class:`DryRunReport`.
     """
-    lengths = {name: [len(tokenizer(p, add_special_tokens=False).input_ids) for p in ps] for name, ps in prompts.items()}
+    lengths = {name: [len(tokenizer(p, add_special_tokens=False).input_ids) for p in ps]
+               for name, ps in prompts.items()}
     steps_per_epoch, total = schedule_steps(len(prompts["train"]), batch_size, epochs)
     evaluations = (total - 1) // (eval_every or steps_per_epoch) + 1
     params = [p for p in scorer.parameters() if p.requires_grad]

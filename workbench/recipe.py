@@ -140,7 +140,8 @@ def prepare_data(config: RunConfig) -> PreparedData:
         if unknown:
             raise ValueError(f"task.label_words names labels {unknown} that are not in the data (labels: {labels}).")
         part = {name: ([seqs[i] for i in ix], [labels.index(ys[i]) for i in ix]) for name, ix in splits.items()}
-    fingerprint = dc.fingerprint_rows((seqs[i], ys[i]) for name in ("train", "validation", "test") for i in splits[name])
+    fingerprint = dc.fingerprint_rows((seqs[i], ys[i]) for name in ("train", "validation", "test")
+                                      for i in splits[name])
     return PreparedData(lineage, ambiguity, report, part, labels, fingerprint)
 
 

@@ -116,7 +116,8 @@ class RegressionScorer(torch.nn.Module):
 
 
 @torch.no_grad()
-def predict_standardised(scorer: RegressionScorer, tokenizer, prompts: list[str], batch_size: int = 64) -> torch.Tensor:
+def predict_standardised(scorer: RegressionScorer, tokenizer, prompts: list[str],
+                         batch_size: int = 64) -> torch.Tensor:
     """Standardised predictions for prompts, float32 on CPU, shape ``(len(prompts),)``."""
     was_training = scorer.training
     scorer.eval()

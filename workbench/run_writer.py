@@ -57,7 +57,8 @@ def check_partial(partial: Path, config: dict, fingerprint: str, resume: bool, s
         saved = json.loads(record.read_text())
         if saved["rows_used_fingerprint"] != fingerprint:
             raise ValueError(f"cannot resume: the data differ from the interrupted run's (rows fingerprint "
-                             f"{fingerprint[:12]}… vs {saved['rows_used_fingerprint'][:12]}…). Delete {partial} to start again.")
+                             f"{fingerprint[:12]}… vs {saved['rows_used_fingerprint'][:12]}…). "
+                             f"Delete {partial} to start again.")
         before, now = _flatten(saved["config"]), _flatten(config)
         changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if changed:

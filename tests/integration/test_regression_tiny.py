@@ -112,7 +112,8 @@ def test_regression_rejects_label_words_and_non_numeric_targets(gc_csv, tiny_mod
     with pytest.raises(ConfigError, match="classification only"):
         validate_config(raw)
     bad = tmp_path / "bad.csv"
-    bad.write_text("sequence,gc_content\n" + "".join(f"ACGT{'ACGT' * (i % 7)},{i}\n" for i in range(30)) + "AAAA,high\n")
+    rows = "".join(f"ACGT{'ACGT' * (i % 7)},{i}\n" for i in range(30))
+    bad.write_text("sequence,gc_content\n" + rows + "AAAA,high\n")
     raw = regression_config(bad, tiny_model_dir, tmp_path)
     with pytest.raises(ValueError, match="row 30: 'high'"):
         setup(validate_config(raw), progress=False)
