@@ -56,7 +56,11 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
         set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE with a dotted key "
                                        "(e.g. --set train.epochs=0.5); repeatable."),
         serve_after: bool = typer.Option(False, "--serve", help="Serve the demo when the run finishes."),
-        port: int = typer.Option(7860, help="Demo TCP port with --serve (0 = any free port).")) -> None:
+        port: int = typer.Option(7860, help="Demo TCP port with --serve (0 = any free port)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its latest checkpoint "
+                                    "(<output_dir>/<name>.partial/checkpoints, written with train.save_every)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Read, split, load the model and time one training "
+                                     "step; print sizes, steps, memory and time estimates; write nothing.")) -> None:
     """Connect -> split -> train -> evaluate -> save a run directory (printed at the end)."""
     _logging()
     from .config import ConfigError, load_config
@@ -66,13 +70,24 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
         cfg = load_config(config, _parse_overrides(set_))
     except ConfigError as exc:
         _fail(exc)
+    if resume and dry_run:
+        _fail(ValueError("--resume and --dry-run exclude each other."))
     try:
-        result = setup(cfg)
+        result = setup(cfg, resume=resume, dry_run=dry_run)
     except (ValueError, RuntimeError) as exc:
         _fail(exc)
+    if dry_run:
+        typer.echo(result.text())
+        return
     m, b = result.metrics, result.baselines
-    typer.echo(f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-               f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
+    if result.task_type == "regression":
+        typer.echo(f"test Spearman {m['spearman']:.4f}  Pearson {m['pearson']:.4f}  R2 {m['r2']:.4f}  "
+                   f"RMSE {m['rmse']:.4g}  (k-mer ridge R2 {b['kmer_ridge']['r2']:.4f}, one-hot ridge R2 "
+                   f"{b['onehot_ridge']['r2']:.4f}, train mean R2 {b['train_mean']['r2']:.4f})")
+    else:
+        typer.echo(f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+                   f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, "
+                   f"k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
     typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
     if serve_after:
         from .demo import serve as serve_demo
@@ -85,7 +100,7 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
             sequence: Optional[list[str]] = typer.Option(None, "--sequence", "-s", help="A DNA sequence; repeatable."),
             fasta: Optional[Path] = typer.Option(None, "--fasta", help="FASTA file of sequences to classify."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table.")) -> None:
-    """Predict classes for sequences given with --sequence or --fasta."""
+    """Predict classes (or values, for a regression run) for sequences given with --sequence or --fasta."""
     _logging()
     from .predictor import Predictor, read_fasta
 
@@ -100,7 +115,10 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
     except (ValueError, OSError) as exc:
         _fail(exc)
     for (rid, _), p in zip(records, preds):
-        if as_json:
+        if predictor.task_type == "regression":
+            typer.echo(json.dumps({"id": rid, "value": p.value, "target": predictor.target}) if as_json
+                       else f"{rid}\t{p.value:.6g}")
+        elif as_json:
             typer.echo(json.dumps({"id": rid, "label": p.label, "probabilities": p.probabilities}))
         else:
             probs = "  ".join(f"{k}={v:.3f}" for k, v in p.probabilities.items())
@@ -176,6 +194,17 @@ def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (d
     db = db or paths.home() / "warehouse.db"
     n = load_splice_into_sqlite(db)
     typer.echo(f"wrote {n} rows to table `splice` in {db}\nWAREHOUSE_URL=sqlite:///{db.resolve()}")
+
+
+@app.command("make-gc-data")
+def make_gc_data(out: Path = typer.Option(None, help="CSV to write (default: $WORKBENCH_HOME/splice_gc.csv).")) -> None:
+    """Write the regression demo CSV: bundled splice sequences -> GC content (a computed property, not biology)."""
+    from . import paths
+    from .quickstart import write_gc_csv
+
+    out = out or paths.home() / "splice_gc.csv"
+    n = write_gc_csv(out)
+    typer.echo(f"wrote {n} rows (sequence, gc_content) to {out}\nGC_CSV={out.resolve()}")
 
 
 @app.command()

@@ -166,6 +166,9 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
         raise ExportError(f"run directory {run_dir} does not exist; give a directory written by `workbench run`.")
     predictor = Predictor.load(run_dir, precision="fp32")
     task = predictor.task
+    if task.get("type", "classification") != "classification":
+        raise ExportError(f"{run_dir} is a {task['type']} run; export handles classification runs only so far "
+                          "(a regression run's linear head is not part of the LM weights). Use the run directory.")
     sample = check_sample(run_dir, task, sequences)
     prompts = [format_prompt(check_sequence(s, task["max_length"]), task["prompt"], task["spaced"]) for s in sample]
     reference = predict_proba(predictor.scorer, predictor.tokenizer, prompts).numpy()

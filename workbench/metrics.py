@@ -1,4 +1,4 @@
-"""Classification metrics and the confusion-matrix plot (scikit-learn + matplotlib)."""
+"""Classification and regression metrics and their plots (scikit-learn, SciPy, matplotlib)."""
 
 from __future__ import annotations
 
@@ -109,8 +109,63 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     return path
 
 
-def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path) -> Path:
-    """Saves the training-loss curve (and validation accuracy on a second axis) as PNG."""
+def regression_metrics(y_true: list[float], y_pred: list[float]) -> dict:
+    """Computes the metrics reported for a regressor, in target units.
+
+    Args:
+        y_true: True values, shape ``(rows,)``.
+        y_pred: Predicted values, shape ``(rows,)``.
+
+    Returns:
+        Dict with ``n``, ``mse``, ``rmse``, ``mae``, ``r2`` (coefficient of determination; 0 for
+        predicting the test mean, negative when worse), ``pearson`` and ``spearman`` (NaN when the
+        predictions are constant).
+    """
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    mse = float(mean_squared_error(t, p))
+    constant = np.ptp(p) == 0 or np.ptp(t) == 0  # (std of a constant float array can round to 1e-17)
+    return {
+        "n": len(t), "mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(mean_absolute_error(t, p)),
+        "r2": float(r2_score(t, p)),
+        "pearson": float("nan") if constant else float(pearsonr(t, p).statistic),
+        "spearman": float("nan") if constant else float(spearmanr(t, p).statistic),
+    }
+
+
+def plot_scatter(y_true: list[float], y_pred: list[float], path: Path, title: str, target: str = "target") -> Path:
+    """Saves a predicted-vs-true scatter plot (with the y = x line) as PNG.
+
+    Args:
+        y_true: True values, shape ``(rows,)``.
+        y_pred: Predicted values, shape ``(rows,)``.
+        path: Output ``.png`` path.
+        title: Figure title.
+        target: Name of the target, for the axis labels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4), dpi=120)
+    ax.scatter(y_true, y_pred, s=8, alpha=0.5)
+    lo, hi = float(min(min(y_true), min(y_pred))), float(max(max(y_true), max(y_pred)))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+    ax.set_xlabel(f"true {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path,
+              loss_name: str = "cross-entropy", val_name: str = "validation accuracy") -> Path:
+    """Saves the training-loss curve (and the validation score on a second axis) as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,11 +175,11 @@ def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int
     if loss_history:
         ax.plot(*zip(*loss_history), label="train loss", color="tab:blue")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel(loss_name)
     if val_history:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label="validation accuracy")
-        ax2.set_ylabel("validation accuracy")
+        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label=val_name)
+        ax2.set_ylabel(val_name)
     ax.set_title("Training")
     fig.tight_layout()
     fig.savefig(path)

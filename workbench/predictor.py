@@ -1,4 +1,5 @@
-"""Load a finished run directory (or its adapter/merged export) and predict classes for new DNA sequences.
+"""Load a finished run directory (or its adapter/merged export) and predict classes (or values, for regression
+runs) for new DNA sequences.
 
 Run as::
 
@@ -17,6 +18,7 @@ import torch
 from .artifacts import missing_files
 from .base_model import resolve_base_model
 from .engine import LabelScorer, predict_proba, resolve_precision
+from .regression import RegressionScorer, TargetScaler, predict_standardised
 from .sequences import check_sequence, format_prompt
 
 
@@ -39,16 +41,31 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+@dataclass
+class ValuePrediction:
+    """One regression prediction.
+
+    Attributes:
+        sequence: The normalised input sequence.
+        value: The predicted target, in the units of the training data's label column.
+    """
+
+    sequence: str
+    value: float
+
+
 class Predictor:
     """A fine-tuned adapter on its base model, ready to score sequences.
 
     Use :meth:`load`; then :meth:`predict`.
     """
 
-    def __init__(self, run_dir: Path, task: dict, scorer: LabelScorer, tokenizer, card: str):
+    def __init__(self, run_dir: Path, task: dict, scorer, tokenizer, card: str):
         self.run_dir = run_dir
         self.task = task
-        self.labels: list[str] = task["labels"]
+        self.task_type: str = task.get("type", "classification")
+        self.labels: list[str] = task.get("labels", [])
+        self.target: str | None = task.get("target")
         self.scorer = scorer
         self.tokenizer = tokenizer
         self.model_card = card
@@ -89,20 +106,25 @@ class Predictor:
             model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
             model = PeftModel.from_pretrained(model, run_dir / "adapter")
         model.eval()
-        scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
+        if task.get("type") == "regression":
+            scorer = RegressionScorer(model, resolve_precision(precision))
+            scorer.load_head(run_dir / task["head_file"])
+        else:
+            scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
+        scorer.eval()
         scorer.to("cuda" if torch.cuda.is_available() else "cpu")
         card = run_dir / "README.md"
         return cls(run_dir, task, scorer, tokenizer, card.read_text() if card.is_file() else "")
 
-    def predict(self, sequences: list[str], batch_size: int = 64) -> list[Prediction]:
-        """Predicts a class for each sequence.
+    def predict(self, sequences: list[str], batch_size: int = 64) -> list[Prediction] | list[ValuePrediction]:
+        """Predicts a class (classification run) or a value (regression run) for each sequence.
 
         Args:
             sequences: DNA sequences (A, C, G, T and IUPAC codes; whitespace ignored).
             batch_size: Sequences per forward pass.
 
         Returns:
-            One :class:`Prediction` per input, in order.
+            One :class:`Prediction` (classification) or :class:`ValuePrediction` (regression) per input, in order.
 
         Raises:
             workbench.sequences.SequenceError: If a sequence is empty, too long or has invalid letters
@@ -116,6 +138,10 @@ class Predictor:
                 prefix = f"sequence {i + 1}: " if len(sequences) > 1 else ""
                 raise type(exc)(prefix + str(exc)) from None
         prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"]) for s in clean]
+        if self.task_type == "regression":
+            scaler = TargetScaler(**self.task["scaler"])
+            values = scaler.invert(predict_standardised(self.scorer, self.tokenizer, prompts, batch_size)).tolist()
+            return [ValuePrediction(s, float(v)) for s, v in zip(clean, values)]
         proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size)
         return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
                 for s, p in zip(clean, proba)]

@@ -57,3 +57,22 @@ def test_overrides_and_missing_file(tmp_path):
     assert cfg.train.epochs == 0.5 and cfg.lora.r == 4
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_regression_preset_values(monkeypatch):
+    monkeypatch.setenv("GC_CSV", "/tmp/gc.csv")
+    cfg = load_config(REPO / "configs" / "regression.yaml")
+    assert cfg.task.type == "regression" and cfg.source.path == "/tmp/gc.csv"
+    assert cfg.columns.label == "gc_content" and cfg.data.quantile_bins == 5
+    assert cfg.train.eval_every > 0 and cfg.train.early_stopping_patience > 0 and cfg.train.save_every > 0
+    assert "not a biology result" in (REPO / "configs" / "regression.yaml").read_text()
+
+
+def test_training_control_fields_are_validated():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"name": "x", "source": {"kind": "files", "path": "a.csv"},
+                         "train": {"eval_every": -1, "early_stopping_patience": -2, "save_every": -3},
+                         "data": {"quantile_bins": -1}, "task": {"type": "ranking"}})
+    for field in ("train.eval_every", "train.early_stopping_patience", "train.save_every", "data.quantile_bins",
+                  "task.type"):
+        assert field in str(err.value)

@@ -48,3 +48,20 @@ def test_bootstrap_interval_brackets_the_point_estimate_and_narrows_with_more_ro
     assert small["accuracy"][1] - small["accuracy"][0] > ci["accuracy"][1] - ci["accuracy"][0]
     assert bootstrap_ci(truth.tolist(), pred.tolist()) == ci  # seeded: reproducible
     assert bootstrap_ci([], []) == {}
+
+
+def test_regression_metrics_known_values(tmp_path):
+    from workbench.metrics import plot_scatter, regression_metrics
+
+    y = [1.0, 2.0, 3.0, 4.0]
+    perfect = regression_metrics(y, y)
+    assert perfect["mse"] == 0 and perfect["r2"] == 1.0 and perfect["pearson"] == pytest.approx(1.0)
+    m = regression_metrics(y, [2.0, 3.0, 4.0, 5.0])  # shifted by one: perfect ranks, MSE 1
+    assert m["mse"] == pytest.approx(1.0) and m["rmse"] == pytest.approx(1.0) and m["mae"] == pytest.approx(1.0)
+    assert m["spearman"] == pytest.approx(1.0) and m["r2"] == pytest.approx(1 - 4 / 5)
+    inverse = regression_metrics(y, [4.0, 3.0, 2.0, 1.0])
+    assert inverse["spearman"] == pytest.approx(-1.0) and inverse["pearson"] == pytest.approx(-1.0)
+    constant = regression_metrics(y, [2.5] * 4)
+    assert np.isnan(constant["spearman"]) and constant["r2"] == pytest.approx(0.0)
+    png = plot_scatter(y, [1.1, 2.2, 2.9, 4.2], tmp_path / "s.png", "t", "gc")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
