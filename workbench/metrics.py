@@ -75,8 +75,9 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     return path
 
 
-def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path) -> Path:
-    """Saves the training-loss curve (and validation accuracy on a second axis) as PNG."""
+def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path,
+              val_label: str = "validation accuracy") -> Path:
+    """Saves the training-loss curve (and the validation metric ``val_label`` on a second axis) as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,8 +90,8 @@ def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int
     ax.set_ylabel("cross-entropy")
     if val_history:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label="validation accuracy")
-        ax2.set_ylabel("validation accuracy")
+        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label=val_label)
+        ax2.set_ylabel(val_label)
     ax.set_title("Training")
     fig.tight_layout()
     fig.savefig(path)
