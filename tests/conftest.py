@@ -122,7 +122,10 @@ def build_tiny_chat_model_dir(path: Path, texts: list[str], seed: int = 0) -> Pa
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          pad_token_id=0, bos_token_id=2, eos_token_id=3, tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(path)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # tied embeddings of std 0.16, not 0.02: logits can move far enough for the loss to fall
+        model.get_input_embeddings().weight.mul_(8)
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -151,7 +154,7 @@ def tiny_sft_config(model_dir: Path, out: Path, **train) -> dict:
         "model": {"base_model": str(model_dir)},
         "lora": {"r": 8, "lora_alpha": 16},
         "task": {"type": "sft", "system_prompt": "You are the Kestrel Analytics handbook assistant."},
-        "train": {"epochs": 3, "learning_rate": 1e-2, "batch_size": 16, "precision": "fp32", "backend": "peft",
+        "train": {"epochs": 6, "learning_rate": 1e-2, "batch_size": 16, "precision": "fp32", "backend": "peft", "threads": 1,
                   **train},
         "eval": {"max_new_tokens": 8, "samples": 4},
     }

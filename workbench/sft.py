@@ -35,6 +35,7 @@ from .sft_config import SFTConfig
 from .sft_train import evaluate_loss, train_sft
 
 log = logging.getLogger(__name__)
+BUNDLED_CORPUS = Path(__file__).parent / "resources" / "handbook" / "handbook_qa.jsonl"  # fictional handbook Q&A
 
 
 @dataclass
@@ -117,7 +118,7 @@ def setup(config: SFTConfig, progress: bool = True) -> SFTResult:
         workbench.splits.SplitError: Too few rows to split.
         workbench.base_model.BaseModelError: The base model cannot be found.
     """
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     backend, reason = select_backend(config.train.backend)  # before transformers is imported (Unsloth patches it)
     threads = set_threads(config.train.threads)
     dataset, lineage = read_source(config)
@@ -200,7 +201,8 @@ def setup(config: SFTConfig, progress: bool = True) -> SFTResult:
         plot_loss(result.loss_history, result.val_history, stage / "training.png", "validation loss")
         seconds = time.perf_counter() - start
         artifacts.write_json(stage / "metrics.json", {**metrics, "training": training, "data": data_report,
-                                                      "wall_seconds": seconds})
+                                                      "wall_seconds": seconds,
+                                                      "cpu_seconds": time.process_time() - cpu_start})
         (stage / "README.md").write_text(sft_model_card({
             "name": config.name, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "base_model": base.to_dict(),
             "lineage": lineage.to_dict(), "config": saved_config(config), "metrics": metrics, "training": training,
