@@ -40,7 +40,7 @@ def test_training_notebook_runs(path, tiny_model_dir, tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     overrides = {"train.epochs": 0.05, "train.batch_size": 32, "model.base_model": str(tiny_model_dir),
-                 "output_dir": str(tmp_path / "runs"), "train.backend": "peft"}
+                 "output_dir": str(tmp_path / "runs"), "train.backend": "peft", "lora.first_layer": 0}
     monkeypatch.setenv("WORKBENCH_NOTEBOOK_OVERRIDES", json.dumps(overrides))
     monkeypatch.setenv("WORKBENCH_DEMO_PORT", "0")
     nb = nbformat.read(path, as_version=4)
