@@ -1,12 +1,14 @@
-"""Command-line interface: ``workbench run | predict | serve | export | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | chat | serve | export | quickstart | load-sample-data``.
 
 Run as::
 
     workbench quickstart                 # bundled data -> SQLite -> train -> evaluate -> demo
     workbench run configs/splice.yaml    # any run config
+    workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT recipe (workbench.sft)
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
     workbench export RUN_DIR --format merged
+    workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
 """
 
 from __future__ import annotations
@@ -63,10 +65,15 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
                                      "step; print sizes, steps, memory and time estimates; write nothing.")) -> None:
     """Connect -> split -> train -> evaluate -> save a run directory (printed at the end)."""
     _logging()
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, task_type
     from .recipe import setup
 
     try:
+        if task_type(config) == "sft":
+            if resume or dry_run:
+                _fail(ValueError("--resume and --dry-run are not available for chat SFT runs yet (task.type: sft); "
+                                 "run without them."))
+            return _run_sft(config, set_, serve_after, port)
         cfg = load_config(config, _parse_overrides(set_))
     except ConfigError as exc:
         _fail(exc)
@@ -93,6 +100,43 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
         from .demo import serve as serve_demo
 
         serve_demo(result.run_dir, cfg.serve.host, port)
+
+
+def _run_sft(config: Path, set_: list[str], serve_after: bool, port: int) -> None:
+    """`workbench run` for a config with ``task.type: sft`` (chat SFT recipe)."""
+    from .sft import setup
+    from .sft_config import load_sft_config
+
+    cfg = load_sft_config(config, _parse_overrides(set_))
+    try:
+        result = setup(cfg)
+    except (ValueError, RuntimeError) as exc:
+        _fail(exc)
+    b, t = result.metrics["base"], result.metrics["tuned"]
+    typer.echo(f"test perplexity {t['test']['perplexity']:.2f} (base {b['test']['perplexity']:.2f})  "
+               f"exact match {t['exact_match']['exact_match']:.3f} (base {b['exact_match']['exact_match']:.3f}, "
+               f"n={t['exact_match']['n']})")
+    typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
+    if serve_after:
+        from .chat import serve_chat
+
+        serve_chat(result.run_dir, cfg.serve.host, port)
+
+
+@app.command()
+def chat(run_dir: Path = typer.Argument(..., help="An SFT run directory written by `workbench run`."),
+         prompt: list[str] = typer.Option(..., "--prompt", "-p", help="A user message; repeatable (answered one by one)."),
+         max_new_tokens: Optional[int] = typer.Option(None, help="Most tokens per answer (default: the run's).")) -> None:
+    """Answer prompts with a chat SFT run (greedy decoding, base model + adapter)."""
+    _logging()
+    from .chat import ChatRun
+
+    try:
+        run_ = ChatRun.load(run_dir)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    for text in prompt:
+        typer.echo(run_.reply(text, max_new_tokens=max_new_tokens))
 
 
 @app.command()
@@ -129,11 +173,17 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
 def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the demo to the network."),
           port: int = typer.Option(7860, help="TCP port (0 = any free port).")) -> None:
-    """Serve the Gradio demo for a run (Ctrl+C stops it)."""
+    """Serve the Gradio demo for a run (Ctrl+C stops it); a chat for SFT runs."""
     _logging()
     from .demo import serve as serve_demo
 
     try:
+        task = json.loads((Path(run_dir) / "task.json").read_text()) if (Path(run_dir) / "task.json").is_file() else {}
+        if task.get("type") == "sft":
+            from .chat import serve_chat
+
+            serve_chat(run_dir, host, port)
+            return
         serve_demo(run_dir, host, port)
     except ValueError as exc:
         _fail(exc)
@@ -176,11 +226,19 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
     _logging()
     from data_connectors import ColumnMapping, ConnectorError, preview_text
 
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, task_type
 
     try:
-        cfg = load_config(config, _parse_overrides(set_))
-        typer.echo(preview_text(cfg.source, ColumnMapping(cfg.columns.sequence, cfg.columns.label), n=rows))
+        if task_type(config) == "sft":
+            from .sft_config import load_sft_config
+
+            cfg = load_sft_config(config, _parse_overrides(set_))
+            c = cfg.columns
+            mapping = ColumnMapping(c.messages, c.messages, True) if c.messages else ColumnMapping(c.prompt, c.response, True)
+        else:
+            cfg = load_config(config, _parse_overrides(set_))
+            mapping = ColumnMapping(cfg.columns.sequence, cfg.columns.label)
+        typer.echo(preview_text(cfg.source, mapping, n=rows))
     except (ConfigError, ConnectorError, ValueError) as exc:
         _fail(exc)
 

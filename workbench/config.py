@@ -200,8 +200,24 @@ def validate_config(data: dict[str, Any]) -> RunConfig:
     Raises:
         ConfigError: Lists each invalid field as ``path: message``.
     """
+    return validate_model(RunConfig, data)
+
+
+def validate_model(model: type[BaseModel], data: dict[str, Any]):
+    """Validates ``data`` against a config model, collecting every problem.
+
+    Args:
+        model: The pydantic config class (e.g. :class:`RunConfig`).
+        data: The config as a dict.
+
+    Returns:
+        The validated ``model`` instance.
+
+    Raises:
+        ConfigError: Lists each invalid field as ``path: message``.
+    """
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -225,6 +241,25 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         ConfigError: If the file is missing, is not a YAML mapping, names an unset
             environment variable, or has invalid fields (all listed at once).
     """
+    return validate_config(read_yaml(path, overrides))
+
+
+def task_type(path: str | Path) -> str:
+    """Returns a config file's ``task.type`` (``classification`` when absent) without validating it.
+
+    Raises:
+        ConfigError: As :func:`read_yaml`.
+    """
+    task = read_yaml(path).get("task") or {}
+    return str(task.get("type", "classification")) if isinstance(task, dict) else "classification"
+
+
+def read_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Reads a YAML config into a dict: ``${VAR}`` expanded, dotted ``overrides`` applied, not validated.
+
+    Raises:
+        ConfigError: If the file is missing, is not a YAML mapping or names an unset variable.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found.")
@@ -240,4 +275,4 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return validate_config(data)
+    return data

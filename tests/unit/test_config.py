@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import ConfigError, expand_env, load_config, validate_config
+from workbench.config import ConfigError, expand_env, load_config, task_type, validate_config
+from workbench.sft_config import load_sft_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -12,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_preset_validates_and_names_its_launch_command(preset, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.db")
-    cfg = load_config(preset)
+    cfg = (load_sft_config if task_type(preset) == "sft" else load_config)(preset)
     assert cfg.name
     assert preset.read_text().startswith("# Launch:"), "presets are headed by their launch command"
 
