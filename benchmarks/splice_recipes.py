@@ -9,6 +9,12 @@ Run as::
     python benchmarks/splice_recipes.py --tag unspaced --set task.spaced=false --set train.epochs=2
     python benchmarks/splice_recipes.py --tag quickstart --record ~/.cache/workbench/runs/splice \
         --command "workbench quickstart"      # add the row of a run made elsewhere
+    for s in 0 1 2; do python benchmarks/splice_recipes.py --tag e4 --set train.epochs=4 --set train.seed=$s; done
+    python benchmarks/splice_recipes.py --summary   # mean +- std over seeds per tag -> results/splice_recipes.md
+
+The data split (``data.seed``) stays fixed so every row is scored on the same test split; ``train.seed``
+varies adapter initialisation and batch order. The summary reports seed-to-seed spread (std) beside the
+mean of the per-run bootstrap intervals (test-split uncertainty).
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--command", default=None, help="With --record: the command that produced RUN_DIR.")
     parser.add_argument("--results", default=str(HERE / "results" / "splice_recipes.jsonl"),
                         help="JSON-lines file the row is appended to.")
+    parser.add_argument("--summary", action="store_true",
+                        help="Summarise --results by tag into a Markdown table beside it (no run is made).")
     args = parser.parse_args(argv)
+    if args.summary:
+        return summarise(Path(args.results))
 
     import yaml
 
@@ -71,6 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         "config": {"lora": saved["lora"], "task": saved["task"], "train": saved["train"]},
         "test_accuracy": metrics["test"]["accuracy"],
         "test_mcc": metrics["test"]["mcc"],
+        "test_ci95": metrics["test"].get("ci95"),
+        "seed": saved["train"]["seed"],
         "test_n": metrics["test"]["n"],
         "onehot_baseline_accuracy": metrics["baselines"]["onehot_logreg"]["accuracy"],
         "kmer_baseline_accuracy": metrics["baselines"]["kmer_logreg"]["accuracy"],
@@ -92,6 +104,44 @@ def main(argv: list[str] | None = None) -> dict:
         handle.write(json.dumps(row) + "\n")
     print(json.dumps(row, indent=2))
     return row
+
+
+def summarise(results: Path) -> dict:
+    """Groups result rows by tag and writes ``<results>.md``: seeds, mean +- std of test accuracy and MCC.
+
+    Args:
+        results: The JSON-lines file written by this script.
+
+    Returns:
+        ``{tag: {"seeds": n, "accuracy_mean": ..., "accuracy_std": ..., ...}}``.
+    """
+    import statistics
+
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["tag"], []).append(row)
+    out = {}
+    lines = ["| tag | seeds | test accuracy (mean ± std) | MCC (mean ± std) | mean 95 % bootstrap CI (accuracy) | "
+             "one-hot baseline | train min / run | command |", "|---|---|---|---|---|---|---|---|"]
+    for tag, group in groups.items():
+        acc = [r["test_accuracy"] for r in group]
+        mcc = [r["test_mcc"] for r in group]
+        cis = [r["test_ci95"]["accuracy"] for r in group if r.get("test_ci95")]
+        std = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+        out[tag] = {"seeds": len(group), "accuracy_mean": statistics.fmean(acc), "accuracy_std": std(acc),
+                    "mcc_mean": statistics.fmean(mcc), "mcc_std": std(mcc)}
+        ci = (f"[{statistics.fmean(c[0] for c in cis):.4f}, {statistics.fmean(c[1] for c in cis):.4f}]"
+              if cis else "–")
+        lines.append(f"| {tag} | {len(group)} | {out[tag]['accuracy_mean']:.4f} ± {out[tag]['accuracy_std']:.4f} | "
+                     f"{out[tag]['mcc_mean']:.4f} ± {out[tag]['mcc_std']:.4f} | {ci} | "
+                     f"{statistics.fmean(r['onehot_baseline_accuracy'] for r in group):.4f} | "
+                     f"{statistics.fmean(r['train_seconds'] for r in group) / 60:.1f} | `{group[-1]['command']}` |")
+    md = results.with_suffix(".md")
+    md.write_text("# Splice recipe runs\n\nWritten by `python benchmarks/splice_recipes.py --summary` from "
+                  f"`{results.name}` (one row per run).\n\n" + "\n".join(lines) + "\n")
+    print(md.read_text())
+    return out
 
 
 if __name__ == "__main__":

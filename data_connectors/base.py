@@ -33,12 +33,16 @@ class ColumnMapping:
     """Which source columns hold the sequence and the label.
 
     Attributes:
-        sequence: Name of the column holding the DNA sequence (string).
-        label: Name of the column holding the class label (string) or target value.
+        sequence: Name of the column holding the DNA sequence (string), or a text column when ``text``.
+        label: Name of the column holding the class label (string) or target value; may name the same
+            source column as ``sequence`` (e.g. one chat ``messages`` column).
+        text: The columns hold free text (e.g. instruction/response pairs for chat fine-tuning), not
+            DNA and class labels: the DNA-alphabet and label-class checks are skipped.
     """
 
     sequence: str = SEQUENCE
     label: str = LABEL
+    text: bool = False
 
 
 @dataclass

@@ -12,6 +12,7 @@ ambiguity codes R Y S W K M B D H V N, as accepted by ``workbench.sequences``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 
 from .base import ID, LABEL, SEQUENCE, row_bytes, row_lines
@@ -43,9 +44,17 @@ def string_column(array, name: str):
         try:
             array = pc.cast(array, pa.string())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            array = pa.array([None if v is None else (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
-                              for v in array.to_pylist()], pa.string())
+            array = pa.array([None if v is None else _as_text(v) for v in array.to_pylist()], pa.string())
     return pc.utf8_trim_whitespace(array)
+
+
+def _as_text(value) -> str:
+    """One non-NULL value as text: bytes decoded, lists/dicts (nested JSON, e.g. chat messages) as JSON."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def hash_lines(table, seed: int) -> list[int]:
@@ -74,10 +83,11 @@ class RowChecks:
     Args:
         where: Source description used in messages.
         id_column: Name of the source ID column, or ``None``.
+        text: Free-text columns (see ``ColumnMapping.text``): no DNA-alphabet or label-class checks.
     """
 
-    def __init__(self, where: str, id_column: str | None):
-        self.where, self.id_column = where, id_column
+    def __init__(self, where: str, id_column: str | None, text: bool = False):
+        self.where, self.id_column, self.text = where, id_column, text
         self.source_rows = 0
         self.null_rows = 0
         self.null_examples: list[str] = []
@@ -148,6 +158,10 @@ class RowChecks:
             return
         seqs, labels = table.column(SEQUENCE), table.column(LABEL)
         self._digest.update(row_bytes(seqs, labels))
+        if self.text:
+            self._many_labels = True  # free text: no label classes, no alphabet
+            self.rows += table.num_rows
+            return
         if not self._many_labels:
             for item in pc.value_counts(labels).to_pylist():
                 self._labels[item["values"]] += item["counts"]

@@ -79,6 +79,7 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
     keep = [c for c in (keep_columns or []) if c not in (columns.sequence, columns.label, id_column)]
     wanted = _wanted(columns, id_column, keep)
     out_names = [SEQUENCE, LABEL] + ([ID] if id_column else []) + keep
+    sources = [columns.sequence, columns.label] + ([id_column] if id_column else []) + keep  # one per out name
     schema = pa.schema([(name, pa.string()) for name in out_names])
     directory = cache_dir()
     partial = directory / f".partial-{uuid.uuid4().hex}.arrow"
@@ -88,7 +89,7 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
             where = f"{kind} source {extract.location}"
             check_columns(extract.columns, columns, where, [c for c in wanted if c not in (columns.sequence,
                                                                                                columns.label)])
-            checks = RowChecks(where, id_column)
+            checks = RowChecks(where, id_column, text=columns.text)
             fraction = getattr(sample, "fraction", None)
             threshold = int(fraction * 2**64) if fraction is not None else None
             seed = getattr(sample, "seed", 0) if sample is not None else 0
@@ -101,7 +102,7 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
                     if limit is not None and checks.source_rows + batch.num_rows > limit:
                         batch = batch.slice(0, limit - checks.source_rows)
                     cols = {name: string_column(batch.column(batch.schema.get_field_index(src)), src)
-                            for name, src in zip(out_names, wanted)}
+                            for name, src in zip(out_names, sources)}
                     table = pa.table(cols, schema=schema)
                     table = checks.nulls(table, drop=nulls == "drop")
                     if threshold is not None or sample_n is not None:

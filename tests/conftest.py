@@ -85,6 +85,106 @@ def build_tiny_model_dir(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def build_tiny_bpe_model_dir(path: Path, seed: int = 0) -> Path:
+    """Saves a randomly initialised 2-layer Llama with a byte-level BPE tokenizer trained here on prompt text.
+
+    Unlike :func:`build_tiny_model_dir`'s word-level tokenizer, this one has a GGUF equivalent
+    (``tokenizer.ggml.model = gpt2``), so the tiny model can be exported as GGUF with its own tokenizer.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [f"DNA: {' '.join('ACGTNDRS'[(i * 7 + j) % 8] for j in range(40))}\nClass: {w}"
+              for i, w in enumerate(["donor", "acceptor", "neither"] * 20)]
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "<s>", "</s>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+HANDBOOK_JSONL = REPO / "workbench" / "resources" / "handbook" / "handbook_qa.jsonl"
+TINY_CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
+                      "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}")
+
+
+def build_tiny_chat_tokenizer(texts: list[str]):
+    """A word-level tokenizer covering ``texts``, with ChatML-like special tokens and a simple chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    pre = pre_tokenizers.Whitespace()
+    words = ["<pad>", "<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "system", "user", "assistant"]
+    for text in texts:
+        for word, _ in pre.pre_tokenize_str(text):
+            if word not in words:
+                words.append(word)
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
+                                        bos_token="<s>", eos_token="</s>")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_chat_model_dir(path: Path, texts: list[str], seed: int = 0) -> Path:
+    """Saves a randomly initialised 2-layer Llama whose chat tokenizer covers ``texts`` into ``path``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tiny_chat_tokenizer(texts)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         pad_token_id=0, bos_token_id=2, eos_token_id=3, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # tied embeddings of std 0.16, not 0.02: logits can move far enough for the loss to fall
+        model.get_input_embeddings().weight.mul_(8)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def handbook_texts() -> list[str]:
+    """Every instruction and response of the bundled handbook corpus."""
+    import json
+
+    rows = [json.loads(line) for line in HANDBOOK_JSONL.read_text().splitlines()]
+    return [r["instruction"] for r in rows] + [r["response"] for r in rows]
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama with a chat template, covering the handbook corpus's words (no download)."""
+    return build_tiny_chat_model_dir(tmp_path_factory.mktemp("tiny_chat_llama"), handbook_texts())
+
+
+def tiny_sft_config(model_dir: Path, out: Path, **train) -> dict:
+    """An SFT config dict for the tiny chat model on the bundled handbook corpus."""
+    return {
+        "name": "tiny-sft",
+        "output_dir": str(out),
+        "source": {"kind": "files", "path": str(HANDBOOK_JSONL), "id_column": "id"},
+        "columns": {"prompt": "instruction", "response": "response", "kind": "kind"},
+        "model": {"base_model": str(model_dir)},
+        "lora": {"r": 8, "lora_alpha": 16},
+        "task": {"type": "sft", "system_prompt": "You are the Kestrel Analytics handbook assistant."},
+        "train": {"epochs": 6, "learning_rate": 1e-2, "batch_size": 16, "precision": "fp32", "backend": "peft", "threads": 1,
+                  **train},
+        "eval": {"max_new_tokens": 8, "samples": 4},
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Llama in HF format, built in the test (no download)."""

@@ -1,11 +1,14 @@
-"""Command-line interface: ``workbench run | predict | serve | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | chat | serve | export | quickstart | load-sample-data``.
 
 Run as::
 
     workbench quickstart                 # bundled data -> SQLite -> train -> evaluate -> demo
     workbench run configs/splice.yaml    # any run config
+    workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT recipe (workbench.sft)
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
+    workbench export RUN_DIR --format merged
+    workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
 """
 
 from __future__ import annotations
@@ -58,23 +61,43 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
         set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE with a dotted key "
                                        "(e.g. --set train.epochs=0.5); repeatable."),
         serve_after: bool = typer.Option(False, "--serve", help="Serve the demo when the run finishes."),
-        port: int = typer.Option(7860, help="Demo TCP port with --serve (0 = any free port).")) -> None:
+        port: int = typer.Option(7860, help="Demo TCP port with --serve (0 = any free port)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its latest checkpoint "
+                                    "(<output_dir>/<name>.partial/checkpoints, written with train.save_every)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Read, split, load the model and time one training "
+                                     "step; print sizes, steps, memory and time estimates; write nothing.")) -> None:
     """Connect -> split -> train -> evaluate -> save a run directory (printed at the end)."""
     _logging()
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, task_type
     from .recipe import setup
 
     try:
+        if task_type(config) == "sft":
+            if resume or dry_run:
+                _fail(ValueError("--resume and --dry-run are not available for chat SFT runs yet (task.type: sft); "
+                                 "run without them."))
+            return _run_sft(config, set_, serve_after, port)
         cfg = load_config(config, _parse_overrides(set_))
     except ConfigError as exc:
         _fail(exc)
+    if resume and dry_run:
+        _fail(ValueError("--resume and --dry-run exclude each other."))
     try:
-        result = setup(cfg)
+        result = setup(cfg, resume=resume, dry_run=dry_run)
     except (ValueError, RuntimeError) as exc:
         _fail(exc)
+    if dry_run:
+        typer.echo(result.text())
+        return
     m, b = result.metrics, result.baselines
-    typer.echo(f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-               f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
+    if result.task_type == "regression":
+        typer.echo(f"test Spearman {m['spearman']:.4f}  Pearson {m['pearson']:.4f}  R2 {m['r2']:.4f}  "
+                   f"RMSE {m['rmse']:.4g}  (k-mer ridge R2 {b['kmer_ridge']['r2']:.4f}, one-hot ridge R2 "
+                   f"{b['onehot_ridge']['r2']:.4f}, train mean R2 {b['train_mean']['r2']:.4f})")
+    else:
+        typer.echo(f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+                   f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, "
+                   f"k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
     typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
     if serve_after:
         from .demo import serve as serve_demo
@@ -82,12 +105,49 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
         serve_demo(result.run_dir, cfg.serve.host, port)
 
 
+def _run_sft(config: Path, set_: list[str], serve_after: bool, port: int) -> None:
+    """`workbench run` for a config with ``task.type: sft`` (chat SFT recipe)."""
+    from .sft import setup
+    from .sft_config import load_sft_config
+
+    cfg = load_sft_config(config, _parse_overrides(set_))
+    try:
+        result = setup(cfg)
+    except (ValueError, RuntimeError) as exc:
+        _fail(exc)
+    b, t = result.metrics["base"], result.metrics["tuned"]
+    typer.echo(f"test perplexity {t['test']['perplexity']:.2f} (base {b['test']['perplexity']:.2f})  "
+               f"exact match {t['exact_match']['exact_match']:.3f} (base {b['exact_match']['exact_match']:.3f}, "
+               f"n={t['exact_match']['n']})")
+    typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
+    if serve_after:
+        from .chat import serve_chat
+
+        serve_chat(result.run_dir, cfg.serve.host, port)
+
+
+@app.command()
+def chat(run_dir: Path = typer.Argument(..., help="An SFT run directory written by `workbench run`."),
+         prompt: list[str] = typer.Option(..., "--prompt", "-p", help="A user message; repeatable (answered one by one)."),
+         max_new_tokens: Optional[int] = typer.Option(None, help="Most tokens per answer (default: the run's).")) -> None:
+    """Answer prompts with a chat SFT run (greedy decoding, base model + adapter)."""
+    _logging()
+    from .chat import ChatRun
+
+    try:
+        run_ = ChatRun.load(run_dir)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    for text in prompt:
+        typer.echo(run_.reply(text, max_new_tokens=max_new_tokens))
+
+
 @app.command()
 def predict(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
             sequence: Optional[list[str]] = typer.Option(None, "--sequence", "-s", help="A DNA sequence; repeatable."),
             fasta: Optional[Path] = typer.Option(None, "--fasta", help="FASTA file of sequences to classify."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table.")) -> None:
-    """Predict classes for sequences given with --sequence or --fasta."""
+    """Predict classes (or values, for a regression run) for sequences given with --sequence or --fasta."""
     _logging()
     from .predictor import Predictor, read_fasta
 
@@ -102,7 +162,10 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
     except (ValueError, OSError) as exc:
         _fail(exc)
     for (rid, _), p in zip(records, preds):
-        if as_json:
+        if predictor.task_type == "regression":
+            typer.echo(json.dumps({"id": rid, "value": p.value, "target": predictor.target}) if as_json
+                       else f"{rid}\t{p.value:.6g}")
+        elif as_json:
             typer.echo(json.dumps({"id": rid, "label": p.label, "probabilities": p.probabilities}))
         else:
             probs = "  ".join(f"{k}={v:.3f}" for k, v in p.probabilities.items())
@@ -113,14 +176,45 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
 def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the demo to the network."),
           port: int = typer.Option(7860, help="TCP port (0 = any free port).")) -> None:
-    """Serve the Gradio demo for a run (Ctrl+C stops it)."""
+    """Serve the Gradio demo for a run (Ctrl+C stops it); a chat for SFT runs."""
     _logging()
     from .demo import serve as serve_demo
 
     try:
+        task = json.loads((Path(run_dir) / "task.json").read_text()) if (Path(run_dir) / "task.json").is_file() else {}
+        if task.get("type") == "sft":
+            from .chat import serve_chat
+
+            serve_chat(run_dir, host, port)
+            return
         serve_demo(run_dir, host, port)
     except ValueError as exc:
         _fail(exc)
+
+
+@app.command("export")
+def export(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
+           fmt: str = typer.Option(..., "--format", "-f", help=(
+               "adapter (LoRA adapter + tokenizer for PEFT), merged (base + LoRA as one 16-bit safetensors "
+               "directory, no PEFT needed) or gguf (one .gguf file for llama.cpp-family runtimes; llama models only).")),
+           out: Optional[Path] = typer.Option(None, "--out", help=(
+               "Export directory; unset = RUN_DIR/exports/FORMAT. An existing one is kept, renamed with its timestamp.")),
+           dtype: str = typer.Option("float16", "--dtype", help=(
+               "Weight type of merged/gguf exports: float16 or bfloat16 (16 bits per weight) or float32 (32 bits); "
+               "ignored for adapter. GGUF norm vectors stay float32.")),
+           sequence: Optional[list[str]] = typer.Option(None, "--sequence", "-s", help=(
+               "DNA sequence (nucleotides, at most the run's max_length) for the round-trip check; repeatable. "
+               "Unset = task.json's examples then predictions.csv rows, 24 sequences at most.")),
+           as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object.")) -> None:
+    """Export a run as adapter, merged model or GGUF; reload it and check it predicts like the adapter."""
+    _logging()
+    from .export import export_run, result_dict, summary
+
+    try:
+        result = export_run(run_dir, fmt, out, dtype, sequence)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result_dict(result)) if as_json else summary(result))
 
 
 data_app = typer.Typer(no_args_is_help=True, help="Look at a run config's data source without training.")
@@ -135,11 +229,19 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
     _logging()
     from data_connectors import ColumnMapping, ConnectorError, preview_text
 
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, task_type
 
     try:
-        cfg = load_config(config, _parse_overrides(set_))
-        typer.echo(preview_text(cfg.source, ColumnMapping(cfg.columns.sequence, cfg.columns.label), n=rows))
+        if task_type(config) == "sft":
+            from .sft_config import load_sft_config
+
+            cfg = load_sft_config(config, _parse_overrides(set_))
+            c = cfg.columns
+            mapping = ColumnMapping(c.messages, c.messages, True) if c.messages else ColumnMapping(c.prompt, c.response, True)
+        else:
+            cfg = load_config(config, _parse_overrides(set_))
+            mapping = ColumnMapping(cfg.columns.sequence, cfg.columns.label)
+        typer.echo(preview_text(cfg.source, mapping, n=rows))
     except (ConfigError, ConnectorError, ValueError) as exc:
         _fail(exc)
 
@@ -153,6 +255,17 @@ def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (d
     db = db or paths.home() / "warehouse.db"
     n = load_splice_into_sqlite(db)
     typer.echo(f"wrote {n} rows to table `splice` in {db}\nWAREHOUSE_URL=sqlite:///{db.resolve()}")
+
+
+@app.command("make-gc-data")
+def make_gc_data(out: Path = typer.Option(None, help="CSV to write (default: $WORKBENCH_HOME/splice_gc.csv).")) -> None:
+    """Write the regression demo CSV: bundled splice sequences -> GC content (a computed property, not biology)."""
+    from . import paths
+    from .quickstart import write_gc_csv
+
+    out = out or paths.home() / "splice_gc.csv"
+    n = write_gc_csv(out)
+    typer.echo(f"wrote {n} rows (sequence, gc_content) to {out}\nGC_CSV={out.resolve()}")
 
 
 @app.command()

@@ -29,7 +29,8 @@ class ColumnsConfig(_Group):
     """Which source columns hold the sequence and the label."""
 
     sequence: str = Field("sequence", description="Column with the DNA sequence.")
-    label: str = Field("label", description="Column with the class label.")
+    label: str = Field("label", description="Column with the class label (classification) or the numeric "
+                       "target (regression).")
 
 
 class DataConfig(_Group):
@@ -43,7 +44,10 @@ class DataConfig(_Group):
         "splitting, so no sequence is in two splits; `report` only counts cross-split repeats.")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Fraction of rows in the validation split.")
     test_fraction: float = Field(0.2, gt=0, lt=0.5, description="Fraction of rows in the test split.")
-    seed: int = Field(0, description="Seed of the stratified split.")
+    seed: int = Field(0, description="Seed of the split.")
+    quantile_bins: int = Field(5, ge=0, le=100, description=(
+        "Regression only: stratify the split by this many quantile bins of the target (0 = a plain seeded "
+        "shuffle, not stratified)."))
 
 
 class ModelConfig(_Group):
@@ -70,11 +74,14 @@ class LoRAConfig(_Group):
 class TaskConfig(_Group):
     """How a sequence becomes a prompt and a label becomes a word."""
 
-    type: Literal["classification"] = Field("classification", description="Task type.")
+    type: Literal["classification", "regression"] = Field("classification", description=(
+        "`classification`: label word scored through the restricted LM head. `regression`: a linear head on the "
+        "last prompt token's hidden state predicts the (standardised) numeric target, MSE loss."))
     spaced: bool = Field(True, description="Separate nucleotides by spaces so each base is its own token.")
     prompt: str = Field("DNA: {sequence}\nClass:", description="Prompt template; must contain {sequence}.")
     label_words: dict[str, str] = Field(default_factory=dict, description=(
-        "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves."))
+        "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves. "
+        "Classification only."))
 
     @field_validator("prompt")
     @classmethod
@@ -82,6 +89,12 @@ class TaskConfig(_Group):
         if "{sequence}" not in value:
             raise ValueError("task.prompt must contain the placeholder {sequence}")
         return value
+
+    @model_validator(mode="after")
+    def _words_need_classes(self):
+        if self.type == "regression" and self.label_words:
+            raise ValueError("task.label_words applies to classification only; remove it for task.type: regression")
+        return self
 
 
 class TrainConfig(_Group):
@@ -99,6 +112,16 @@ class TrainConfig(_Group):
         "auto", description="`unsloth`, `peft` (transformers + PEFT), or `auto` (Unsloth where it imports).")
     seed: int = Field(0, description="Seed for adapter init and batch order.")
     threads: int = Field(0, ge=0, description="CPU threads for torch (0 = all cores).")
+    eval_every: int = Field(0, ge=0, description=(
+        "Score the validation split every this many optimiser steps (0 = once per epoch); always also at the end. "
+        "The best-scoring weights are kept (accuracy for classification, Spearman correlation for regression)."))
+    early_stopping_patience: int = Field(0, ge=0, description=(
+        "Stop after this many consecutive evaluations without a better validation score (0 = never stop early); "
+        "the best weights are kept either way."))
+    save_every: int = Field(0, ge=0, description=(
+        "Write a resumable checkpoint (trainable weights, optimiser, scheduler, RNG states, step, best state) every "
+        "this many steps into <output_dir>/<name>.partial/checkpoints/ (0 = off). `workbench run --resume` "
+        "continues from the latest one."))
 
 
 class ServeConfig(_Group):
@@ -177,8 +200,24 @@ def validate_config(data: dict[str, Any]) -> RunConfig:
     Raises:
         ConfigError: Lists each invalid field as ``path: message``.
     """
+    return validate_model(RunConfig, data)
+
+
+def validate_model(model: type[BaseModel], data: dict[str, Any]):
+    """Validates ``data`` against a config model, collecting every problem.
+
+    Args:
+        model: The pydantic config class (e.g. :class:`RunConfig`).
+        data: The config as a dict.
+
+    Returns:
+        The validated ``model`` instance.
+
+    Raises:
+        ConfigError: Lists each invalid field as ``path: message``.
+    """
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -202,6 +241,25 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         ConfigError: If the file is missing, is not a YAML mapping, names an unset
             environment variable, or has invalid fields (all listed at once).
     """
+    return validate_config(read_yaml(path, overrides))
+
+
+def task_type(path: str | Path) -> str:
+    """Returns a config file's ``task.type`` (``classification`` when absent) without validating it.
+
+    Raises:
+        ConfigError: As :func:`read_yaml`.
+    """
+    task = read_yaml(path).get("task") or {}
+    return str(task.get("type", "classification")) if isinstance(task, dict) else "classification"
+
+
+def read_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Reads a YAML config into a dict: ``${VAR}`` expanded, dotted ``overrides`` applied, not validated.
+
+    Raises:
+        ConfigError: If the file is missing, is not a YAML mapping or names an unset variable.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found.")
@@ -217,4 +275,4 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return validate_config(data)
+    return data

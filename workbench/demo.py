@@ -1,4 +1,5 @@
-"""Gradio demo for a finished run: paste a DNA sequence, get the class and its probabilities.
+"""Gradio demo for a finished run: paste a DNA sequence, get the class and its probabilities
+(or, for a regression run, the predicted value).
 
 Binds 127.0.0.1 by default, never creates a share link, analytics off.
 
@@ -18,8 +19,10 @@ from .sequences import SequenceError
 def build_demo(predictor: Predictor):
     """Builds the Gradio Blocks app for a predictor.
 
-    The ``classify`` endpoint (``api_name="classify"``) takes a sequence string and returns
-    ``{label: probability}``; invalid input raises ``gradio.Error`` with the validation message.
+    Classification runs: the ``classify`` endpoint (``api_name="classify"``) takes a sequence string
+    and returns ``{label: probability}``. Regression runs: the ``predict`` endpoint
+    (``api_name="predict"``) returns the predicted value as a float. Invalid input raises
+    ``gradio.Error`` with the validation message.
 
     Args:
         predictor: A loaded :class:`~workbench.predictor.Predictor`.
@@ -29,6 +32,8 @@ def build_demo(predictor: Predictor):
     """
     import gradio as gr
 
+    if predictor.task_type == "regression":
+        return _build_regression_demo(predictor)
     labels = ", ".join(predictor.labels)
     max_length = predictor.task["max_length"]
 
@@ -57,6 +62,40 @@ def build_demo(predictor: Predictor):
         with gr.Tab("Model card"):
             gr.Markdown(predictor.model_card.replace("![confusion matrix](confusion_matrix.png)", ""))
             gr.Image(str(Path(predictor.run_dir) / "confusion_matrix.png"), label="Confusion matrix (test split)",
+                     show_label=True)
+    return demo
+
+
+def _build_regression_demo(predictor: Predictor):
+    """The regression variant of :func:`build_demo`: sequence in, predicted value out."""
+    import gradio as gr
+
+    target, max_length = predictor.target or "value", predictor.task["max_length"]
+
+    def predict(sequence: str) -> float:
+        try:
+            return predictor.predict([sequence or ""])[0].value
+        except SequenceError as exc:
+            raise gr.Error(str(exc)) from None
+
+    with gr.Blocks(title="Genome predictor", analytics_enabled=False) as demo:
+        gr.Markdown(f"# Genome predictor\nPaste a DNA sequence (A, C, G, T; up to {max_length} nt). "
+                    f"The fine-tuned model predicts **{target}** (regression).")
+        with gr.Tab("Predict"):
+            with gr.Row():
+                with gr.Column():
+                    box = gr.Textbox(label="DNA sequence", lines=4, placeholder="ACGT…", elem_id="sequence")
+                    button = gr.Button("Predict", variant="primary", elem_id="predict")
+                out = gr.Number(label=f"Predicted {target}", precision=4, elem_id="result")
+            button.click(predict, inputs=box, outputs=out, api_name="predict")
+            box.submit(predict, inputs=box, outputs=out, api_name=False)
+            examples = predictor.task.get("examples") or []
+            if examples:
+                gr.Examples([[e["sequence"]] for e in examples], inputs=box, label="Examples from the test split "
+                            f"(true {target}: " + ", ".join(f"{e['value']:.4g}" for e in examples) + ")")
+        with gr.Tab("Model card"):
+            gr.Markdown(predictor.model_card.replace("![predicted vs true](scatter.png)", ""))
+            gr.Image(str(Path(predictor.run_dir) / "scatter.png"), label="Predicted vs true (test split)",
                      show_label=True)
     return demo
 

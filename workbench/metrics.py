@@ -1,4 +1,4 @@
-"""Classification metrics and the confusion-matrix plot (scikit-learn + matplotlib)."""
+"""Classification and regression metrics and their plots (scikit-learn, SciPy, matplotlib)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
     Returns:
         Dict with ``accuracy``, ``macro_f1``, ``mcc`` (multi-class Matthews correlation),
         ``auroc`` (when ``proba`` is given and every class occurs), ``per_class``
-        (precision/recall/f1/support per label), ``confusion_matrix`` (rows = true, cols = predicted)
-        and ``n``.
+        (precision/recall/f1/support per label), ``confusion_matrix`` (rows = true, cols = predicted),
+        ``ci95`` (percentile-bootstrap 95 % intervals of accuracy and MCC, see :func:`bootstrap_ci`) and ``n``.
     """
     from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, matthews_corrcoef,
                                  precision_recall_fscore_support, roc_auc_score)
@@ -39,6 +39,7 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
             for i, name in enumerate(labels)
         },
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
+        "ci95": bootstrap_ci(y_true, y_pred),
     }
     if proba is not None and len(set(y_true)) == len(labels):
         if len(labels) == 2:
@@ -46,6 +47,39 @@ def classification_metrics(y_true: list[int], y_pred: list[int], labels: list[st
         else:
             out["auroc"] = float(roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=idx))
     return out
+
+
+def bootstrap_ci(y_true: list[int], y_pred: list[int], n_resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> dict[str, list[float]]:
+    """Percentile-bootstrap confidence intervals of accuracy and MCC on one test split.
+
+    Rows are resampled with replacement ``n_resamples`` times (seeded, so the interval is
+    reproducible); the interval is the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the
+    resampled metric. It measures the uncertainty due to the finite test split only, not seed-to-seed
+    training variance (run several seeds for that). Source: Efron & Tibshirani (1993), *An
+    Introduction to the Bootstrap*, ch. 13 (percentile interval).
+
+    Args:
+        y_true: True class index per row, shape ``(rows,)``.
+        y_pred: Predicted class index per row, shape ``(rows,)``.
+        n_resamples: Bootstrap resamples.
+        seed: Seed of the resampling.
+        level: Coverage of the interval, in (0, 1).
+
+    Returns:
+        ``{"accuracy": [low, high], "mcc": [low, high]}``; empty dict for an empty split.
+    """
+    from sklearn.metrics import matthews_corrcoef
+
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(t), size=(n_resamples, len(t)))  # (n_resamples, rows)
+    acc = (t[idx] == p[idx]).mean(axis=1)
+    mcc = np.array([matthews_corrcoef(t[i], p[i]) if len(set(t[i]) | set(p[i])) > 1 else 0.0 for i in idx])
+    q = [(1 - level) / 2, (1 + level) / 2]
+    return {"accuracy": np.quantile(acc, q).round(4).tolist(), "mcc": np.quantile(mcc, q).round(4).tolist()}
 
 
 def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
@@ -75,8 +109,63 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path
     return path
 
 
-def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path) -> Path:
-    """Saves the training-loss curve (and validation accuracy on a second axis) as PNG."""
+def regression_metrics(y_true: list[float], y_pred: list[float]) -> dict:
+    """Computes the metrics reported for a regressor, in target units.
+
+    Args:
+        y_true: True values, shape ``(rows,)``.
+        y_pred: Predicted values, shape ``(rows,)``.
+
+    Returns:
+        Dict with ``n``, ``mse``, ``rmse``, ``mae``, ``r2`` (coefficient of determination; 0 for
+        predicting the test mean, negative when worse), ``pearson`` and ``spearman`` (NaN when the
+        predictions are constant).
+    """
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    mse = float(mean_squared_error(t, p))
+    constant = np.ptp(p) == 0 or np.ptp(t) == 0  # (std of a constant float array can round to 1e-17)
+    return {
+        "n": len(t), "mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(mean_absolute_error(t, p)),
+        "r2": float(r2_score(t, p)),
+        "pearson": float("nan") if constant else float(pearsonr(t, p).statistic),
+        "spearman": float("nan") if constant else float(spearmanr(t, p).statistic),
+    }
+
+
+def plot_scatter(y_true: list[float], y_pred: list[float], path: Path, title: str, target: str = "target") -> Path:
+    """Saves a predicted-vs-true scatter plot (with the y = x line) as PNG.
+
+    Args:
+        y_true: True values, shape ``(rows,)``.
+        y_pred: Predicted values, shape ``(rows,)``.
+        path: Output ``.png`` path.
+        title: Figure title.
+        target: Name of the target, for the axis labels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4), dpi=120)
+    ax.scatter(y_true, y_pred, s=8, alpha=0.5)
+    lo, hi = float(min(min(y_true), min(y_pred))), float(max(max(y_true), max(y_pred)))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+    ax.set_xlabel(f"true {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int, float]], path: Path,
+              loss_name: str = "cross-entropy", val_name: str = "validation accuracy") -> Path:
+    """Saves the training-loss curve (and the validation score on a second axis) as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,11 +175,11 @@ def plot_loss(loss_history: list[tuple[int, float]], val_history: list[tuple[int
     if loss_history:
         ax.plot(*zip(*loss_history), label="train loss", color="tab:blue")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel(loss_name)
     if val_history:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label="validation accuracy")
-        ax2.set_ylabel("validation accuracy")
+        ax2.plot(*zip(*val_history), "o-", color="tab:orange", label=val_name)
+        ax2.set_ylabel(val_name)
     ax.set_title("Training")
     fig.tight_layout()
     fig.savefig(path)

@@ -1,4 +1,5 @@
-"""Load a finished run directory and predict classes for new DNA sequences.
+"""Load a finished run directory (or its adapter/merged export) and predict classes (or values, for regression
+runs) for new DNA sequences.
 
 Run as::
 
@@ -17,6 +18,7 @@ import torch
 from .artifacts import missing_files
 from .base_model import resolve_base_model
 from .engine import LabelScorer, predict_proba, resolve_precision
+from .regression import RegressionScorer, TargetScaler, predict_standardised
 from .sequences import check_sequence, format_prompt
 
 
@@ -39,65 +41,90 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+@dataclass
+class ValuePrediction:
+    """One regression prediction.
+
+    Attributes:
+        sequence: The normalised input sequence.
+        value: The predicted target, in the units of the training data's label column.
+    """
+
+    sequence: str
+    value: float
+
+
 class Predictor:
     """A fine-tuned adapter on its base model, ready to score sequences.
 
     Use :meth:`load`; then :meth:`predict`.
     """
 
-    def __init__(self, run_dir: Path, task: dict, scorer: LabelScorer, tokenizer, card: str):
+    def __init__(self, run_dir: Path, task: dict, scorer, tokenizer, card: str):
         self.run_dir = run_dir
         self.task = task
-        self.labels: list[str] = task["labels"]
+        self.task_type: str = task.get("type", "classification")
+        self.labels: list[str] = task.get("labels", [])
+        self.target: str | None = task.get("target")
         self.scorer = scorer
         self.tokenizer = tokenizer
         self.model_card = card
 
     @classmethod
     def load(cls, run_dir: str | Path, precision: str = "auto") -> "Predictor":
-        """Loads a run directory written by :func:`workbench.recipe.setup`.
+        """Loads a run directory, or an ``adapter`` or ``merged`` export of one (see :mod:`workbench.export`).
 
-        The base model is resolved from the spec recorded in ``task.json`` and must have the
-        recorded sha256.
+        A run directory or adapter export loads the base model from the spec recorded in ``task.json``,
+        which must have the recorded sha256, and attaches the adapter; a merged export loads its own
+        weights (no PEFT) in float32.
 
         Args:
-            run_dir: The run directory.
+            run_dir: The run directory or export directory.
             precision: ``auto``, ``fp32`` or ``bf16`` (see ``TrainConfig.precision``).
 
         Raises:
-            RunDirError: If files are missing or the base model's sha256 differs.
+            RunDirError: If files are missing, the directory is a GGUF export, or the base model's sha256 differs.
         """
-        from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         run_dir = Path(run_dir)
-        missing = missing_files(run_dir)
-        if missing:
-            raise RunDirError(f"{run_dir} is not a complete run directory (missing {missing}). Re-run `workbench run`.")
+        kind = _layout(run_dir)
         task = json.loads((run_dir / "task.json").read_text())
-        recorded = task["base_model"]
-        base = resolve_base_model(recorded["spec"])
-        if base.sha256 != recorded["sha256"]:
-            raise RunDirError(
-                f"base model {recorded['spec']!r} now has sha256 {base.sha256[:12]}…, but the adapter was trained on "
-                f"{recorded['sha256'][:12]}…. Install the original base model or retrain.")
-        tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
-        model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
-        model = PeftModel.from_pretrained(model, run_dir / "adapter")
-        model.eval()
-        scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
-        scorer.to("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(run_dir, task, scorer, tokenizer, (run_dir / "README.md").read_text())
+        if kind == "merged":
+            tokenizer = AutoTokenizer.from_pretrained(run_dir)
+            model = AutoModelForCausalLM.from_pretrained(run_dir, dtype=torch.float32)
+        else:
+            from peft import PeftModel
 
-    def predict(self, sequences: list[str], batch_size: int = 64) -> list[Prediction]:
-        """Predicts a class for each sequence.
+            recorded = task["base_model"]
+            base = resolve_base_model(recorded["spec"])
+            if base.sha256 != recorded["sha256"]:
+                raise RunDirError(
+                    f"base model {recorded['spec']!r} now has sha256 {base.sha256[:12]}…, but the adapter was trained "
+                    f"on {recorded['sha256'][:12]}…. Install the original base model or retrain.")
+            tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
+            model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+            model = PeftModel.from_pretrained(model, run_dir / "adapter")
+        model.eval()
+        if task.get("type") == "regression":
+            scorer = RegressionScorer(model, resolve_precision(precision))
+            scorer.load_head(run_dir / task["head_file"])
+        else:
+            scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
+        scorer.eval()
+        scorer.to("cuda" if torch.cuda.is_available() else "cpu")
+        card = run_dir / "README.md"
+        return cls(run_dir, task, scorer, tokenizer, card.read_text() if card.is_file() else "")
+
+    def predict(self, sequences: list[str], batch_size: int = 64) -> list[Prediction] | list[ValuePrediction]:
+        """Predicts a class (classification run) or a value (regression run) for each sequence.
 
         Args:
             sequences: DNA sequences (A, C, G, T and IUPAC codes; whitespace ignored).
             batch_size: Sequences per forward pass.
 
         Returns:
-            One :class:`Prediction` per input, in order.
+            One :class:`Prediction` (classification) or :class:`ValuePrediction` (regression) per input, in order.
 
         Raises:
             workbench.sequences.SequenceError: If a sequence is empty, too long or has invalid letters
@@ -111,9 +138,35 @@ class Predictor:
                 prefix = f"sequence {i + 1}: " if len(sequences) > 1 else ""
                 raise type(exc)(prefix + str(exc)) from None
         prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"]) for s in clean]
+        if self.task_type == "regression":
+            scaler = TargetScaler(**self.task["scaler"])
+            values = scaler.invert(predict_standardised(self.scorer, self.tokenizer, prompts, batch_size)).tolist()
+            return [ValuePrediction(s, float(v)) for s, v in zip(clean, values)]
         proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size)
         return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
                 for s, p in zip(clean, proba)]
+
+
+def _layout(path: Path) -> str:
+    """Returns ``"run"``, ``"adapter"`` (adapter export) or ``"merged"`` (merged export) for a directory.
+
+    Raises:
+        RunDirError: If it is none of these (the message lists what a run directory lacks).
+    """
+    fmt = None
+    if (path / "export.json").is_file():
+        fmt = json.loads((path / "export.json").read_text()).get("format")
+        if fmt == "gguf":
+            raise RunDirError(f"{path} is a GGUF export, for llama.cpp-family runtimes; load the run directory or a "
+                              "merged export instead.")
+    if fmt == "merged" or (fmt is None and (path / "config.json").is_file() and (path / "task.json").is_file()):
+        return "merged"
+    if fmt == "adapter" and all((path / f).is_file() for f in ("adapter/adapter_config.json", "task.json")):
+        return "adapter"
+    missing = missing_files(path)
+    if missing:
+        raise RunDirError(f"{path} is not a complete run directory (missing {missing}). Re-run `workbench run`.")
+    return "run"
 
 
 def read_fasta(path: str | Path) -> list[tuple[str, str]]:

@@ -63,3 +63,45 @@ def load_splice_into_sqlite(db_path: str | Path, table: str = "splice") -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return len(frame)
+
+
+def gc_content(sequence: str) -> float:
+    """Fraction of G and C among the bases of an A/C/G/T sequence, in [0, 1]."""
+    return (sequence.count("G") + sequence.count("C")) / len(sequence)
+
+
+def write_gc_csv(path: str | Path) -> int:
+    """Writes the regression demo data: each bundled splice sequence and its GC content.
+
+    A deterministic derivation for demonstrating the regression pipeline, **not** a biological
+    result: GC content is a simple computable property of the 60-nt sequence itself (a linear
+    function of its 1-mer counts). Rows whose sequence carries IUPAC ambiguity codes (15 of
+    3,190) are left out, since their GC content is undefined. Repeated sequences are kept, so the
+    run's duplicate policy acts on them as it does for classification. Written atomically.
+
+    Args:
+        path: CSV file to create or replace; columns ``id`` (splice row number), ``sequence``,
+            ``gc_content`` (rounded to 6 decimals).
+
+    Returns:
+        Number of rows written.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(splice_csv(), dtype=str, skipinitialspace=True)
+    frame.columns = [c.strip() for c in frame.columns]
+    seqs = frame["Sequence"].str.strip().str.upper()
+    out = pd.DataFrame({"id": range(1, len(frame) + 1), "sequence": seqs})
+    out = out[out["sequence"].str.fullmatch(r"[ACGT]+")]
+    out["gc_content"] = [round(gc_content(s), 6) for s in out["sequence"]]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(out)

@@ -1,4 +1,8 @@
-"""Deterministic, seeded, stratified train/validation/test splits with duplicate control."""
+"""Deterministic, seeded train/validation/test splits with duplicate control.
+
+Classification splits are stratified by label; regression splits are stratified by quantile
+bins of the target (or a plain seeded shuffle with ``bins=0``).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ class SplitReport:
         conflicting_sequences_dropped: Sequences seen with more than one label (all copies removed).
         cross_split_duplicates: Sequences present in more than one split after splitting.
         sizes: Rows per split.
-        class_counts: Per split, rows per label.
+        class_counts: Per split, rows per label (regression: rows per target quantile bin).
+        target_stats: Regression only: per split, ``{"mean", "std", "min", "max"}`` of the target.
     """
 
     policy: str
@@ -31,6 +36,7 @@ class SplitReport:
     cross_split_duplicates: int = 0
     sizes: dict[str, int] = field(default_factory=dict)
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    target_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Returns the report as a JSON-serialisable dict."""
@@ -132,4 +138,72 @@ def split_rows(sequences: list[str], labels: list[str], policy: str, val_fractio
     report.cross_split_duplicates = sum(1 for v in owners.values() if len(v) > 1)
     report.sizes = {k: len(v) for k, v in splits.items()}
     report.class_counts = {k: dict(sorted(Counter(labels[i] for i in v).items())) for k, v in splits.items()}
+    return splits, report
+
+
+def quantile_bins(values: list[float], bins: int) -> list[str]:
+    """Assigns each value to one of ``bins`` equal-count bins by rank (ties broken by row order).
+
+    Returns:
+        Bin name per value, ``"q0"`` (lowest) .. ``"q{bins-1}"``, shape ``(rows,)``.
+    """
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[np.argsort(np.asarray(values, dtype=np.float64), kind="stable")] = np.arange(len(values))
+    return [f"q{int(r) * bins // len(values)}" for r in ranks]
+
+
+def split_regression(sequences: list[str], targets: list[float], policy: str, val_fraction: float,
+                     test_fraction: float, seed: int, bins: int = 5) -> tuple[dict[str, list[int]], SplitReport]:
+    """Applies the duplicate policy, then a seeded split stratified by target quantile bins.
+
+    Duplicates are handled as for classification: a sequence repeated with the same target
+    keeps one copy; a sequence seen with different targets is dropped entirely (``drop``).
+
+    Args:
+        sequences: Normalised sequences, shape ``(rows,)``.
+        targets: Numeric targets, shape ``(rows,)``.
+        policy: ``"drop"`` or ``"report"`` (see :func:`split_rows`).
+        val_fraction: Fraction in validation, in (0, 0.5).
+        test_fraction: Fraction in test, in (0, 0.5).
+        seed: Random seed; the same seed and data give the same split.
+        bins: Quantile bins to stratify by (0 = plain shuffle).
+
+    Returns:
+        ``(splits, report)`` as for :func:`split_rows`.
+
+    Raises:
+        SplitError: If there are too few rows for the split (or for the bins).
+    """
+    report = SplitReport(policy)
+    keys = [repr(float(t)) for t in targets]
+    candidates = list(range(len(sequences)))
+    if policy == "drop":
+        candidates, report.duplicate_rows_dropped, report.conflicting_sequences_dropped = deduplicate(sequences, keys)
+    n = len(candidates)
+    if n < max(10, 3 * bins):
+        raise SplitError(f"{n} usable rows cannot be split for regression (need at least {max(10, 3 * bins)}"
+                         f"{f' for data.quantile_bins={bins}' if bins else ''}). Add rows or lower data.quantile_bins.")
+    values = [float(targets[i]) for i in candidates]
+    if bins >= 2:
+        strata = quantile_bins(values, bins)
+        local = stratified_split(strata, val_fraction, test_fraction, seed)
+    else:
+        strata = []
+        order = np.random.default_rng(seed).permutation(n)
+        n_test, n_val = max(1, round(n * test_fraction)), max(1, round(n * val_fraction))
+        local = {"test": sorted(order[:n_test].tolist()), "validation": sorted(order[n_test:n_test + n_val].tolist()),
+                 "train": sorted(order[n_test + n_val:].tolist())}
+    splits = {name: [candidates[j] for j in ix] for name, ix in local.items()}
+    owners: dict[str, set[str]] = defaultdict(set)
+    for name, ix in splits.items():
+        for i in ix:
+            owners[sequences[i]].add(name)
+    report.cross_split_duplicates = sum(1 for v in owners.values() if len(v) > 1)
+    report.sizes = {k: len(v) for k, v in splits.items()}
+    if strata:
+        report.class_counts = {k: dict(sorted(Counter(strata[j] for j in ix).items())) for k, ix in local.items()}
+    for name, ix in splits.items():
+        v = np.asarray([float(targets[i]) for i in ix])
+        report.target_stats[name] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+                                     "max": float(v.max())}
     return splits, report

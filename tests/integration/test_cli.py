@@ -51,3 +51,26 @@ def test_missing_data_source_is_a_clear_error(tiny_model_dir, tmp_path):
     cfg.write_text(yaml.safe_dump(raw))
     result = runner.invoke(app, ["run", str(cfg)])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_run_dispatches_sft_configs_then_chat(tiny_chat_model_dir, tmp_path):
+    from tests.conftest import tiny_sft_config
+
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_sft_config(tiny_chat_model_dir, tmp_path / "runs")))
+    result = runner.invoke(app, ["run", str(cfg), "--set", "train.epochs=1", "--set", "name=cli-sft"])
+    assert result.exit_code == 0, result.output
+    assert "test perplexity" in result.output and "exact match" in result.output
+    run_dir = tmp_path / "runs" / "cli-sft"
+    assert json.loads((run_dir / "task.json").read_text())["type"] == "sft"
+    result = runner.invoke(app, ["chat", str(run_dir), "--prompt", "What is the VPN client?", "--prompt", "Payday?",
+                                 "--max-new-tokens", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 2  # one answer line per prompt (logs go to stderr)
+    result = runner.invoke(app, ["chat", str(tmp_path), "--prompt", "hi"])
+    assert result.exit_code == 2 and "not a complete SFT run directory" in result.output
+
+    bad = tmp_path / "bad_sft.yaml"
+    bad.write_text("name: x\nsource: {kind: files, path: a.jsonl}\ntask: {type: sft}\ncolumns: {prompt: t, response: t}\n")
+    result = runner.invoke(app, ["run", str(bad)])
+    assert result.exit_code == 2 and "must be different columns" in result.output

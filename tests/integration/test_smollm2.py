@@ -56,3 +56,28 @@ def test_train_and_predict_with_bundled_model(splice_db, tmp_path):
         assert set(p.probabilities) == {"EI", "IE", "N"}
         assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
         assert p.label == max(p.probabilities, key=p.probabilities.get)
+
+
+@requires_smollm2
+def test_regression_with_bundled_model_for_a_few_steps(tmp_path):
+    import pandas as pd
+
+    from workbench.quickstart import write_gc_csv
+
+    write_gc_csv(tmp_path / "gc.csv")
+    raw = tiny_run_config(tmp_path, "smollm2-135m-instruct", tmp_path / "runs", epochs=0.4, batch_size=8,
+                          learning_rate=1e-3, precision="auto", eval_every=2)
+    raw.update(name="smollm2-gc", source={"kind": "files", "path": str(tmp_path / "gc.csv"), "sample": 120},
+               columns={"sequence": "sequence", "label": "gc_content"},
+               task={"type": "regression", "prompt": "DNA: {sequence}\nGC content:"})
+    raw["lora"] = {"r": 4, "lora_alpha": 8, "first_layer": 28}
+    run = setup(validate_config(raw), progress=False)
+    training = json.loads((run.run_dir / "metrics.json").read_text())["training"]
+    steps = training["steps"]
+    assert steps == training["planned_steps"] <= 6  # a handful of steps on the ~80 training rows
+    assert [s for s, _ in training["val_history"]] == sorted({*range(2, steps, 2), steps})
+    assert all(v == v for v in (run.metrics["mse"], run.metrics["r2"]))  # finite, not NaN
+    frame = pd.read_csv(run.run_dir / "predictions.csv")
+    predictor = Predictor.load(run.run_dir)
+    preds = predictor.predict(frame["sequence"][:4].tolist())
+    assert [p.value for p in preds] == pytest.approx(frame["predicted"][:4].tolist(), abs=1e-3)

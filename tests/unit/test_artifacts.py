@@ -35,3 +35,14 @@ def test_write_json_and_missing_files(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text()) == {"x": 1.5}
     assert "README.md" in missing_files(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_missing_files_follow_the_task_type(tmp_path):
+    import json
+
+    (tmp_path / "task.json").write_text(json.dumps({"type": "regression"}))
+    missing = missing_files(tmp_path)
+    assert "regression_head.safetensors" in missing and "scatter.png" in missing
+    assert "confusion_matrix.png" not in missing
+    (tmp_path / "task.json").write_text(json.dumps({"type": "classification"}))
+    assert "confusion_matrix.png" in missing_files(tmp_path) and "scatter.png" not in missing_files(tmp_path)

@@ -21,3 +21,15 @@ def test_onehot_baseline_learns_a_positional_motif():
     assert res["onehot_logreg"]["accuracy"] > 0.9
     assert res["majority"]["accuracy"] < 0.6
     assert res["onehot_logreg"]["accuracy"] > res["majority"]["accuracy"]
+
+
+def test_regression_baselines_fit_a_composition_target():
+    from workbench.baselines import run_regression_baselines
+
+    rng = random.Random(1)
+    seqs = ["".join(rng.choice("ACGT") for _ in range(40)) for _ in range(500)]
+    ys = [(s.count("G") + s.count("C")) / len(s) + rng.gauss(0, 0.01) for s in seqs]
+    res = run_regression_baselines(seqs[:400], ys[:400], seqs[400:], ys[400:])
+    assert set(res) == {"kmer_ridge", "onehot_ridge", "train_mean"}
+    assert res["kmer_ridge"]["r2"] > 0.9 and res["onehot_ridge"]["r2"] > 0.9
+    assert res["train_mean"]["r2"] < 0.05 and res["train_mean"]["mse"] > res["kmer_ridge"]["mse"]

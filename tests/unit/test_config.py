@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import ConfigError, expand_env, load_config, validate_config
+from workbench.config import ConfigError, expand_env, load_config, task_type, validate_config
+from workbench.sft_config import load_sft_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -12,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_preset_validates_and_names_its_launch_command(preset, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.db")
-    cfg = load_config(preset)
+    cfg = (load_sft_config if task_type(preset) == "sft" else load_config)(preset)
     assert cfg.name
     assert preset.read_text().startswith("# Launch:"), "presets are headed by their launch command"
 
@@ -57,3 +58,22 @@ def test_overrides_and_missing_file(tmp_path):
     assert cfg.train.epochs == 0.5 and cfg.lora.r == 4
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_regression_preset_values(monkeypatch):
+    monkeypatch.setenv("GC_CSV", "/tmp/gc.csv")
+    cfg = load_config(REPO / "configs" / "regression.yaml")
+    assert cfg.task.type == "regression" and cfg.source.path == "/tmp/gc.csv"
+    assert cfg.columns.label == "gc_content" and cfg.data.quantile_bins == 5
+    assert cfg.train.eval_every > 0 and cfg.train.early_stopping_patience > 0 and cfg.train.save_every > 0
+    assert "not a biology result" in (REPO / "configs" / "regression.yaml").read_text()
+
+
+def test_training_control_fields_are_validated():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"name": "x", "source": {"kind": "files", "path": "a.csv"},
+                         "train": {"eval_every": -1, "early_stopping_patience": -2, "save_every": -3},
+                         "data": {"quantile_bins": -1}, "task": {"type": "ranking"}})
+    for field in ("train.eval_every", "train.early_stopping_patience", "train.save_every", "data.quantile_bins",
+                  "task.type"):
+        assert field in str(err.value)

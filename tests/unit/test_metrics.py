@@ -30,3 +30,38 @@ def test_plots_are_pngs(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     loss = plot_loss([(1, 1.0), (2, 0.5)], [(2, 0.8)], tmp_path / "loss.png")
     assert loss.stat().st_size > 1000
+
+
+def test_bootstrap_interval_brackets_the_point_estimate_and_narrows_with_more_rows():
+    from workbench.metrics import bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 600)
+    pred = np.where(rng.random(600) < 0.9, truth, (truth + 1) % 3)  # ~90 % correct
+    acc = float((truth == pred).mean())
+    ci = bootstrap_ci(truth.tolist(), pred.tolist())
+    assert ci["accuracy"][0] < acc < ci["accuracy"][1]
+    assert ci["mcc"][0] < classification_metrics(truth.tolist(), pred.tolist(), ["a", "b", "c"])["mcc"] < ci["mcc"][1]
+    # binomial standard error at n=600, p=0.9 is ~0.012, so a 95 % interval is ~0.05 wide
+    assert 0.03 < ci["accuracy"][1] - ci["accuracy"][0] < 0.07
+    small = bootstrap_ci(truth[:60].tolist(), pred[:60].tolist())
+    assert small["accuracy"][1] - small["accuracy"][0] > ci["accuracy"][1] - ci["accuracy"][0]
+    assert bootstrap_ci(truth.tolist(), pred.tolist()) == ci  # seeded: reproducible
+    assert bootstrap_ci([], []) == {}
+
+
+def test_regression_metrics_known_values(tmp_path):
+    from workbench.metrics import plot_scatter, regression_metrics
+
+    y = [1.0, 2.0, 3.0, 4.0]
+    perfect = regression_metrics(y, y)
+    assert perfect["mse"] == 0 and perfect["r2"] == 1.0 and perfect["pearson"] == pytest.approx(1.0)
+    m = regression_metrics(y, [2.0, 3.0, 4.0, 5.0])  # shifted by one: perfect ranks, MSE 1
+    assert m["mse"] == pytest.approx(1.0) and m["rmse"] == pytest.approx(1.0) and m["mae"] == pytest.approx(1.0)
+    assert m["spearman"] == pytest.approx(1.0) and m["r2"] == pytest.approx(1 - 4 / 5)
+    inverse = regression_metrics(y, [4.0, 3.0, 2.0, 1.0])
+    assert inverse["spearman"] == pytest.approx(-1.0) and inverse["pearson"] == pytest.approx(-1.0)
+    constant = regression_metrics(y, [2.5] * 4)
+    assert np.isnan(constant["spearman"]) and constant["r2"] == pytest.approx(0.0)
+    png = plot_scatter(y, [1.1, 2.2, 2.9, 4.2], tmp_path / "s.png", "t", "gc")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

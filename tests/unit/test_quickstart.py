@@ -24,3 +24,13 @@ def test_corrupted_bundle_is_detected(monkeypatch):
     monkeypatch.setattr(quickstart, "SPLICE_SHA256", "0" * 64)
     with pytest.raises(RuntimeError, match="reinstall"):
         quickstart.splice_csv()
+
+
+def test_gc_csv_is_deterministic_and_computed(tmp_path):
+    from workbench.quickstart import gc_content, write_gc_csv
+
+    assert gc_content("GGCCAT") == pytest.approx(4 / 6)
+    n = write_gc_csv(tmp_path / "a.csv")
+    write_gc_csv(tmp_path / "b.csv")
+    assert n == 3175 and (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "id,sequence,gc_content"

@@ -1,0 +1,64 @@
+"""End-to-end chat SFT on a tiny random Llama with a chat template: connect -> format -> train -> evaluate -> save."""
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import tiny_sft_config
+from workbench.chat import SFT_REQUIRED_FILES, ChatRun
+from workbench.sft import setup
+from workbench.sft_config import validate_sft_config
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def tiny_sft_run(tiny_chat_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sft_runs")
+    return setup(validate_sft_config(tiny_sft_config(tiny_chat_model_dir, out)), progress=False)
+
+
+def test_run_directory_is_complete(tiny_sft_run):
+    run_dir = tiny_sft_run.run_dir
+    assert [f for f in SFT_REQUIRED_FILES if not (run_dir / f).is_file()] == []
+    assert (run_dir / "training.png").is_file()
+    assert not any(p.name.startswith(".") for p in run_dir.parent.iterdir()), "no staging directory left behind"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    split = metrics["data"]["split"]
+    assert sum(split["sizes"].values()) == 244 and split["cross_split_duplicates"] == 0
+    assert split["kind_counts"]["test"] == {"howto": 9, "qa": 27}
+    assert metrics["tuned"]["exact_match"]["n"] == 27 == metrics["data"]["exact_match_rows"]
+    lineage = json.loads((run_dir / "lineage.json").read_text())
+    assert lineage["kind"] == "files" and lineage["rows"] == 244 and lineage["extra"]["warnings"] == []
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["task"]["type"] == "sft" and saved["lora"]["r"] == 8
+
+
+def test_loss_falls_and_beats_the_base_model(tiny_sft_run):
+    metrics = json.loads((tiny_sft_run.run_dir / "metrics.json").read_text())
+    history = metrics["training"]["loss_history"]
+    assert history[-1][1] < history[0][1] - 1.5, history  # nats per answer token
+    assert metrics["tuned"]["test"]["perplexity"] < metrics["base"]["test"]["perplexity"] / 2
+    assert metrics["training"]["trained_tokens"] < metrics["training"]["tokens_seen"] / 2  # answers only
+
+
+def test_model_card_and_samples(tiny_sft_run):
+    card = (tiny_sft_run.run_dir / "README.md").read_text()
+    lineage = json.loads((tiny_sft_run.run_dir / "lineage.json").read_text())
+    for needle in ("## Base model", "sha256", lineage["fingerprint"], "test perplexity", "exact match",
+                   "base, no adapter", "LoRA r=8", "## Sample generations", "transformers", "peft"):
+        assert needle in card, needle
+    samples = [json.loads(line) for line in (tiny_sft_run.run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 27 and {"prompt", "reference", "base", "tuned"} <= set(samples[0])
+
+
+def test_chat_run_answers_like_the_recipe(tiny_sft_run):
+    run = ChatRun.load(tiny_sft_run.run_dir)
+    sample = json.loads((tiny_sft_run.run_dir / "samples.jsonl").read_text().splitlines()[0])
+    assert run.reply(sample["prompt"], max_new_tokens=8) == sample["tuned"]
+
+
+def test_chat_refuses_a_classification_run_dir(tmp_path):
+    with pytest.raises(ValueError, match="not a complete SFT run directory"):
+        ChatRun.load(tmp_path)

@@ -1,0 +1,28 @@
+"""Dry-run sizing (workbench.dryrun): counts, one measured step, nothing changed."""
+
+import torch
+
+from workbench.dryrun import estimate
+from workbench.engine import LabelScorer, LoRASpec, label_token_ids, load_lora_model
+
+
+def test_estimate_counts_measures_and_leaves_weights_alone(tiny_model_dir):
+    model, tok = load_lora_model(str(tiny_model_dir), LoRASpec(4, 8, 0.0, ["q_proj", "v_proj"]), "peft", seed=0)
+    scorer = LabelScorer(model, label_token_ids(tok, ["donor", "acceptor", "neither"]))
+    prompts = {"train": ["DNA : A C G Class :"] * 30 + ["DNA : A C G T T T T Class :"] * 10,
+               "validation": ["DNA : A Class :"] * 5, "test": ["DNA : G G Class :"] * 7}
+    before = {n: p.detach().clone() for n, p in scorer.named_parameters() if p.requires_grad}
+    report = estimate(scorer, tok, prompts, torch.zeros(40, dtype=torch.long), torch.nn.functional.cross_entropy,
+                      batch_size=16, epochs=2.5, eval_every=3)
+    assert report.rows == {"train": 40, "validation": 5, "test": 7}
+    assert report.tokens == {"train": 30 * 7 + 10 * 11, "validation": 5 * 5, "test": 7 * 6}  # word-level tokens
+    assert (report.steps_per_epoch, report.total_steps, report.evaluations) == (3, 8, 3)  # evals at 3, 6, 8
+    assert report.batch_shape == (16, 11)  # the longest prompts are measured
+    assert report.trainable_parameters == sum(v.numel() for v in before.values())
+    assert report.optimizer_state_bytes == 8 * report.trainable_parameters
+    assert report.measured_peak_bytes > 10 * 2**20 and report.memory_kind == "cpu-peak-rss"
+    assert report.step_seconds > 0 and report.estimated_train_seconds == report.step_seconds * 8
+    assert "trainable parameters" in report.text() and "nothing written" in report.text()
+    for n, p in scorer.named_parameters():
+        if p.requires_grad:
+            assert torch.equal(p, before[n]) and p.grad is None
