@@ -279,7 +279,7 @@ def quickstart(config: Path = typer.Option(Path("configs/splice.yaml"), help="Ru
     db = paths.home() / "warehouse.db"
     load_sample_data(db)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{db.resolve()}"
-    run(config, set_, serve_after, port)
+    run(config, set_, serve_after, port, resume=False, dry_run=False)
 
 
 def main() -> None:
