@@ -179,7 +179,7 @@ def tiny_sft_config(model_dir: Path, out: Path, **train) -> dict:
         "model": {"base_model": str(model_dir)},
         "lora": {"r": 8, "lora_alpha": 16},
         "task": {"type": "sft", "system_prompt": "You are the Kestrel Analytics handbook assistant."},
-        "train": {"epochs": 6, "learning_rate": 1e-2, "batch_size": 16, "precision": "fp32", "backend": "peft", "threads": 1,
+        "train": {"epochs": 6, "learning_rate": 1e-2, "batch_size": 16, "precision": "fp32", "backend": "auto", "threads": 1,
                   **train},
         "eval": {"max_new_tokens": 8, "samples": 4},
     }

@@ -69,6 +69,12 @@ class LoRAConfig(_Group):
         description="Linear layers that get an adapter.")
     first_layer: int = Field(0, ge=0, description=(
         "Adapt only decoder layers with index >= this (0 = all layers). Layers below it need no backward pass."))
+    load_in_4bit: bool = Field(False, description=(
+        "QLoRA: load the base model's linear weights as 4-bit NF4 (bitsandbytes, double quantisation, bf16 "
+        "compute) and train the adapter on top. Needs a CUDA GPU; refused on CPU with a message."))
+    gradient_checkpointing: bool = Field(False, description=(
+        "Recompute decoder activations in the backward pass instead of keeping them: less activation memory, "
+        "about a third more compute per step (Unsloth uses its offloaded variant). Works on CPU and GPU."))
 
 
 class TaskConfig(_Group):

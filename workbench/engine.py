@@ -99,6 +99,8 @@ class LoRASpec:
     lora_dropout: float
     target_modules: list[str]
     first_layer: int = 0
+    load_in_4bit: bool = False
+    gradient_checkpointing: bool = False
 
 
 def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max_seq_length: int = 512):
@@ -113,7 +115,14 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
 
     Returns:
         ``(peft_model, tokenizer)``.
+
+    Raises:
+        ValueError: ``lora.load_in_4bit`` without a CUDA GPU, or ``lora.first_layer`` beyond the model's layers.
     """
+    if lora.load_in_4bit and not torch.cuda.is_available():
+        raise ValueError("lora.load_in_4bit (QLoRA) needs a CUDA GPU for bitsandbytes' 4-bit kernels, and this machine "
+                         "has none. Set lora.load_in_4bit: false to train a 16/32-bit LoRA adapter here, or run on a GPU "
+                         "machine set up with environment.yml.")
     torch.manual_seed(seed)
     if backend == "unsloth":
         from unsloth import FastLanguageModel
@@ -122,20 +131,34 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
         # load float32 as the PEFT path does, so that train.precision (autocast) alone sets the compute dtype.
         model, tokenizer = FastLanguageModel.from_pretrained(
             model_name=model_dir, max_seq_length=max_seq_length,
-            dtype=None if torch.cuda.is_available() else torch.float32, load_in_4bit=False, local_files_only=True)
+            dtype=None if torch.cuda.is_available() else torch.float32, load_in_4bit=lora.load_in_4bit,
+            local_files_only=True)
         n_layers = model.config.num_hidden_layers
         if lora.first_layer >= n_layers:
             raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
         peft_model = FastLanguageModel.get_peft_model(
             model, r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout,
-            target_modules=lora.target_modules, bias="none", use_gradient_checkpointing=False,
+            target_modules=lora.target_modules, bias="none",
+            use_gradient_checkpointing="unsloth" if lora.gradient_checkpointing else False,
             random_state=seed, layers_to_transform=list(range(lora.first_layer, n_layers)) if lora.first_layer else None)
         return peft_model, tokenizer
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    if lora.load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                   bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant, dtype=torch.bfloat16,
+                                                     device_map={"": 0})
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=lora.gradient_checkpointing)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        if lora.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_layers = model.config.num_hidden_layers
     if lora.first_layer >= n_layers:
         raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")

@@ -74,3 +74,17 @@ def test_run_dispatches_sft_configs_then_chat(tiny_chat_model_dir, tmp_path):
     bad.write_text("name: x\nsource: {kind: files, path: a.jsonl}\ntask: {type: sft}\ncolumns: {prompt: t, response: t}\n")
     result = runner.invoke(app, ["run", str(bad)])
     assert result.exit_code == 2 and "must be different columns" in result.output
+
+
+def test_quickstart_loads_the_warehouse_and_runs_the_preset(tiny_model_dir, tmp_path, monkeypatch):
+    """The README's main job through the CLI (tiny model and a short run instead of SmolLM2, no demo)."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    result = runner.invoke(app, ["quickstart", "--no-serve", "--set", f"model.base_model={tiny_model_dir}",
+                                 "--set", "lora.first_layer=0", "--set", "train.epochs=0.05",
+                                 "--set", "train.batch_size=32", "--set", f"output_dir={tmp_path / 'runs'}"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 3190 rows" in result.output and "test accuracy" in result.output
+    assert (tmp_path / "home" / "warehouse.db").is_file()
+    lineage = json.loads((tmp_path / "runs" / "splice" / "lineage.json").read_text())
+    assert lineage["rows"] == 3190 and "warehouse.db" in lineage["location"]

@@ -22,3 +22,15 @@ def test_recipe_trains_on_cuda(splice_db, tiny_model_dir, tmp_path):
     predictor = Predictor.load(run.run_dir)
     assert predictor.scorer.label_ids.device.type == "cuda"
     assert predictor.predict(["ACGT" * 15])[0].label in ("EI", "IE", "N")
+
+
+def test_qlora_trains_on_cuda_with_gradient_checkpointing(splice_db, tmp_path):
+    """QLoRA (4-bit NF4 base, bf16 compute) on the bundled SmolLM2: trains, saves, reloads for prediction."""
+    raw = tiny_run_config(splice_db, "smollm2-135m-instruct", tmp_path, epochs=0.2, precision="auto", backend="auto")
+    raw["lora"].update(load_in_4bit=True, gradient_checkpointing=True, first_layer=20)
+    run = setup(validate_config(raw), progress=False)
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["training"]["device"] == "cuda"
+    assert metrics["training"]["loss_history"][-1][1] < metrics["training"]["loss_history"][0][1]
+    predictor = Predictor.load(run.run_dir)
+    assert predictor.predict(["ACGT" * 15])[0].label in ("EI", "IE", "N")

@@ -76,7 +76,7 @@ def test_finetune_notebook_runs(tiny_chat_model_dir, tmp_path, monkeypatch):
 
     path = REPO / "notebooks" / "02_finetune.ipynb"
     overrides = {"model.base_model": str(tiny_chat_model_dir), "output_dir": str(tmp_path / "runs"),
-                 "train.epochs": 1, "train.batch_size": 16, "train.learning_rate": 1e-2, "train.backend": "peft",
+                 "train.epochs": 1, "train.batch_size": 16, "train.learning_rate": 1e-2, "train.backend": "auto",
                  "train.precision": "fp32", "train.threads": 1, "lora.first_layer": 0, "eval.max_new_tokens": 4}
     monkeypatch.setenv("WORKBENCH_NOTEBOOK_OVERRIDES", json.dumps(overrides))
     monkeypatch.setenv("WORKBENCH_DEMO_PORT", "0")

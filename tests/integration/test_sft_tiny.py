@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import tiny_sft_config
+from tests.conftest import EXPECTED_BACKEND, tiny_sft_config
 from workbench.chat import SFT_REQUIRED_FILES, ChatRun
 from workbench.sft import setup
 from workbench.sft_config import validate_sft_config
@@ -33,6 +33,7 @@ def test_run_directory_is_complete(tiny_sft_run):
     assert lineage["kind"] == "files" and lineage["rows"] == 244 and lineage["extra"]["warnings"] == []
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["task"]["type"] == "sft" and saved["lora"]["r"] == 8
+    assert metrics["training"]["backend"] == EXPECTED_BACKEND, metrics["training"]["backend_reason"]
 
 
 def test_loss_falls_and_beats_the_base_model(tiny_sft_run):

@@ -72,3 +72,36 @@ def test_unsloth_path_matches_peft_path_on_cpu(tiny_model_dir):
     torch.testing.assert_close(LabelScorer(fast, ids)(**batch), LabelScorer(plain, ids)(**batch), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="only 2 layers"):
         load_lora_model(str(tiny_model_dir), LoRASpec(4, 8, 0.0, ["q_proj"], first_layer=5), "unsloth", seed=0)
+
+
+def test_qlora_is_refused_on_cpu_with_what_to_do(tiny_model_dir):
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU refusal")
+    spec = LoRASpec(4, 8, 0.0, ["q_proj"], load_in_4bit=True)
+    with pytest.raises(ValueError, match="needs a CUDA GPU.*load_in_4bit: false"):
+        load_lora_model(str(tiny_model_dir), spec, "peft", seed=0)
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_model_dir):
+    """Recomputing activations in the backward pass changes memory, not the maths (same backend, same seed)."""
+    backend, _ = select_backend("auto")
+    prompts = ["DNA : A C G T Class :", "DNA : G G C A T T Class :"]
+    results = []
+    for checkpointing in (False, True):
+        spec = LoRASpec(4, 8, 0.0, ["q_proj", "v_proj", "down_proj"], gradient_checkpointing=checkpointing)
+        model, tok = load_lora_model(str(tiny_model_dir), spec, backend, seed=0)
+        with torch.no_grad():  # LoRA B starts at zero; give it values so its gradients flow through A
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+        scorer = LabelScorer(model, label_token_ids(tok, ["donor", "acceptor", "neither"]))
+        scorer.train()
+        loss = torch.nn.functional.cross_entropy(scorer(**encode_prompts(tok, prompts)), torch.tensor([0, 2]))
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        assert grads and all(g.abs().sum() > 0 for g in grads.values())
+        results.append((loss.detach(), grads))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    assert results[0][1].keys() == results[1][1].keys()
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], rtol=1e-4, atol=1e-6)
