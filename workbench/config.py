@@ -145,20 +145,15 @@ class PublishedConfig(_Group):
     test_accuracy: dict[str, float] = Field(default_factory=dict, description="Method -> published test accuracy (0-1).")
 
 
-class RunConfig(_Group):
-    """One fine-tuning run: connect -> split -> train -> evaluate -> save."""
+class RunBase(_Group):
+    """Fields every recipe's run config shares: name, where it writes, the source, base model, adapter, demo."""
 
     name: str = Field(description="Run name; the run directory is <output_dir>/<name>.")
     output_dir: str | None = Field(None, description="Parent of the run directory; None = $WORKBENCH_HOME/runs.")
     source: SourceConfig
-    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     lora: LoRAConfig = Field(default_factory=LoRAConfig)
-    task: TaskConfig = Field(default_factory=TaskConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
-    published: PublishedConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -166,6 +161,16 @@ class RunConfig(_Group):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
             raise ValueError("name must be 1-100 characters of letters, digits, '_', '.', '-'")
         return value
+
+
+class RunConfig(RunBase):
+    """One sequence run (classification or regression): connect -> split -> train -> evaluate -> save."""
+
+    columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    published: PublishedConfig | None = None
 
     @model_validator(mode="after")
     def _splits_fit(self):

@@ -10,15 +10,12 @@ Run as::
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from data_connectors.config import SourceConfig
-
-from .config import LoRAConfig, ModelConfig, ServeConfig, TrainConfig, _Group, read_yaml, validate_model
+from .config import RunBase, TrainConfig, _Group, read_yaml, validate_model
 
 
 class SFTColumnsConfig(_Group):
@@ -70,27 +67,14 @@ class SFTEvalConfig(_Group):
     batch_size: int = Field(16, gt=0, description="Rows per batch in evaluation and generation.")
 
 
-class SFTConfig(_Group):
+class SFTConfig(RunBase):
     """One chat SFT run: connect -> format -> split -> train -> evaluate -> save."""
 
-    name: str = Field(description="Run name; the run directory is <output_dir>/<name>.")
-    output_dir: str | None = Field(None, description="Parent of the run directory; None = $WORKBENCH_HOME/runs.")
-    source: SourceConfig
     columns: SFTColumnsConfig = Field(default_factory=SFTColumnsConfig)
     data: SFTDataConfig = Field(default_factory=SFTDataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    lora: LoRAConfig = Field(default_factory=LoRAConfig)
     task: SFTTaskConfig = Field(default_factory=SFTTaskConfig)
     train: TrainConfig = Field(default_factory=lambda: TrainConfig(learning_rate=2e-4, batch_size=8, epochs=3))
     eval: SFTEvalConfig = Field(default_factory=SFTEvalConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
-            raise ValueError("name must be 1-100 characters of letters, digits, '_', '.', '-'")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self):
