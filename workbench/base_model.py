@@ -108,6 +108,7 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.config._name_or_path = name
+        _special_tokens_from_gguf(gguf, tokenizer, model)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _SOURCE_FILE).write_text(json.dumps({"name": name, "source": str(gguf), "sha256": sha}, indent=2))
@@ -119,6 +120,39 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+_GGUF_SPECIAL = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
+                 "pad": "tokenizer.ggml.padding_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
+
+
+def _special_tokens_from_gguf(gguf: Path, tokenizer, model) -> dict[str, str]:
+    """Sets bos/eos/pad/unk on the converted tokenizer and model config from the GGUF's own metadata.
+
+    Some transformers releases (5.17 among them) set ``eos_token`` to the bos token when converting
+    a GGUF tokenizer (SmolLM2: ``<|im_start|>`` instead of ``<|im_end|>``), which breaks generation
+    stops and end-of-turn masks; the GGUF's ``tokenizer.ggml.*_token_id`` fields are authoritative.
+
+    Returns:
+        ``{"bos": token, ...}`` for the fields the GGUF has.
+    """
+    import gguf as gguf_py
+
+    fields = gguf_py.GGUFReader(str(gguf)).fields
+    out = {}
+    for role, key in _GGUF_SPECIAL.items():
+        field = fields.get(key)
+        if field is None:
+            continue
+        token_id = int(field.parts[field.data[0]][0])
+        token = tokenizer.convert_ids_to_tokens(token_id)
+        setattr(tokenizer, f"{role}_token", token)
+        out[role] = token
+        if role != "unk":
+            setattr(model.config, f"{role}_token_id", token_id)
+            if getattr(model, "generation_config", None) is not None:
+                setattr(model.generation_config, f"{role}_token_id", token_id)
+    return out
 
 
 def resolve_base_model(spec: str = DEFAULT_BASE_MODEL) -> BaseModel:
