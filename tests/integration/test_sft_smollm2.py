@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import HANDBOOK_JSONL
+from tests.conftest import EXPECTED_BACKEND, HANDBOOK_JSONL
 from tests.integration.test_smollm2 import GGUF, requires_smollm2
 from workbench.base_model import resolve_base_model, sha256_file
 from workbench.chat_format import IGNORE, encode_chat, end_of_turn_ids, ensure_chat_template, to_conversation
@@ -49,6 +49,7 @@ def test_sft_few_steps_with_bundled_model(tmp_path):
     task = json.loads((run.run_dir / "task.json").read_text())
     assert task["base_model"]["sha256"] == sha256_file(GGUF) and task["base_model"]["name"] == "SmolLM2-135M-Instruct"
     assert metrics["training"]["steps"] == 2 and metrics["training"]["chat_template_from"] == "tokenizer"
+    assert metrics["training"]["backend"] == EXPECTED_BACKEND, metrics["training"]["backend_reason"]
     for model in ("base", "tuned"):
         assert 1 < metrics[model]["test"]["perplexity"] < 1e4
         assert metrics[model]["exact_match"]["n"] == metrics["data"]["exact_match_rows"] > 0
