@@ -131,12 +131,7 @@ def split_rows(sequences: list[str], labels: list[str], policy: str, val_fractio
         candidates, report.duplicate_rows_dropped, report.conflicting_sequences_dropped = deduplicate(sequences, labels)
     local = stratified_split([labels[i] for i in candidates], val_fraction, test_fraction, seed)
     splits = {name: [candidates[j] for j in ix] for name, ix in local.items()}
-    owners: dict[str, set[str]] = defaultdict(set)
-    for name, ix in splits.items():
-        for i in ix:
-            owners[sequences[i]].add(name)
-    report.cross_split_duplicates = sum(1 for v in owners.values() if len(v) > 1)
-    report.sizes = {k: len(v) for k, v in splits.items()}
+    _count_overlap(report, splits, sequences)
     report.class_counts = {k: dict(sorted(Counter(labels[i] for i in v).items())) for k, v in splits.items()}
     return splits, report
 
@@ -194,12 +189,7 @@ def split_regression(sequences: list[str], targets: list[float], policy: str, va
         local = {"test": sorted(order[:n_test].tolist()), "validation": sorted(order[n_test:n_test + n_val].tolist()),
                  "train": sorted(order[n_test + n_val:].tolist())}
     splits = {name: [candidates[j] for j in ix] for name, ix in local.items()}
-    owners: dict[str, set[str]] = defaultdict(set)
-    for name, ix in splits.items():
-        for i in ix:
-            owners[sequences[i]].add(name)
-    report.cross_split_duplicates = sum(1 for v in owners.values() if len(v) > 1)
-    report.sizes = {k: len(v) for k, v in splits.items()}
+    _count_overlap(report, splits, sequences)
     if strata:
         report.class_counts = {k: dict(sorted(Counter(strata[j] for j in ix).items())) for k, ix in local.items()}
     for name, ix in splits.items():
@@ -207,3 +197,13 @@ def split_regression(sequences: list[str], targets: list[float], policy: str, va
         report.target_stats[name] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
                                      "max": float(v.max())}
     return splits, report
+
+
+def _count_overlap(report: SplitReport, splits: dict[str, list[int]], sequences: list[str]) -> None:
+    """Fills ``report.sizes`` and ``report.cross_split_duplicates`` (sequences found in more than one split)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for name, ix in splits.items():
+        for i in ix:
+            owners[sequences[i]].add(name)
+    report.cross_split_duplicates = sum(1 for v in owners.values() if len(v) > 1)
+    report.sizes = {k: len(v) for k, v in splits.items()}
