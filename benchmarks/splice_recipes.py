@@ -34,7 +34,7 @@ REPO = HERE.parent
 def main(argv: list[str] | None = None) -> dict:
     """Parses flags, runs one configuration, appends its row; returns the row."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tag", required=True, help="Short name of this configuration (free text).")
+    parser.add_argument("--tag", help="Short name of this configuration (free text); required unless --summary.")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="Config override with a dotted key, e.g. train.epochs=2 (YAML value); repeatable.")
     parser.add_argument("--config", default=str(REPO / "configs" / "splice.yaml"), help="Preset to start from.")
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.summary:
         return summarise(Path(args.results))
+    if not args.tag:
+        parser.error("--tag is required to run or record a configuration.")
 
     import yaml
 
