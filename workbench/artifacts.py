@@ -75,10 +75,12 @@ def missing_files(run_dir: Path) -> list[str]:
     The task-specific files (:data:`TASK_FILES`) follow ``task.json``'s ``type`` (classification if absent).
     """
     run_dir = Path(run_dir)
-    kind = "classification"
+    kind, extra = "classification", ()
     if (run_dir / "task.json").is_file():
-        kind = json.loads((run_dir / "task.json").read_text()).get("type", "classification")
-    return [f for f in REQUIRED_FILES + TASK_FILES.get(kind, ()) if not (run_dir / f).is_file()]
+        task = json.loads((run_dir / "task.json").read_text())
+        kind = task.get("type", "classification")
+        extra = (task["head_file"],) if kind == "classification" and task.get("head_file") else ()
+    return [f for f in REQUIRED_FILES + TASK_FILES.get(kind, ()) + extra if not (run_dir / f).is_file()]
 
 
 def _fmt(value: Any) -> str:

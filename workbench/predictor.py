@@ -17,7 +17,7 @@ import torch
 
 from .artifacts import missing_files
 from .base_model import resolve_base_model
-from .engine import LabelScorer, predict_proba, resolve_precision
+from .engine import LabelScorer, predict_proba, resolve_precision, truncate_layers
 from .regression import RegressionScorer, TargetScaler, predict_standardised
 from .sequences import check_sequence, format_prompt
 
@@ -104,13 +104,17 @@ class Predictor:
                     f"on {recorded['sha256'][:12]}…. Install the original base model or retrain.")
             tokenizer = AutoTokenizer.from_pretrained(run_dir / "tokenizer")
             model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+            truncate_layers(model, task.get("num_layers", 0))  # the adapter was trained on this many layers
             model = PeftModel.from_pretrained(model, run_dir / "adapter")
         model.eval()
         if task.get("type") == "regression":
-            scorer = RegressionScorer(model, resolve_precision(precision))
+            scorer = RegressionScorer(model, resolve_precision(precision), pooling=task.get("pooling", "last"))
             scorer.load_head(run_dir / task["head_file"])
         else:
-            scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision))
+            scorer = LabelScorer(model, task["label_token_ids"], resolve_precision(precision),
+                                 pooling=task.get("pooling", "last"), classifier=task.get("classifier", "lm_head"))
+            if scorer.classifier == "linear":
+                scorer.load_head(run_dir / task["head_file"])
         scorer.eval()
         scorer.to("cuda" if torch.cuda.is_available() else "cpu")
         card = run_dir / "README.md"

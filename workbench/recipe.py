@@ -186,17 +186,19 @@ def setup(config: RunConfig, progress: bool = True, resume: bool = False,
     autocast = resolve_precision(config.train.precision)
     load_start = time.perf_counter()
     model, tokenizer = load_lora_model(base.path, LoRASpec(**config.lora.model_dump()), backend, config.train.seed,
-                                       config.data.max_length * 2 + 64)
+                                       config.data.max_length * 2 + 64,
+                                       num_layers=config.model.num_layers)
     load_seconds = time.perf_counter() - load_start
     device = "cuda" if torch.cuda.is_available() else "cpu"
     words = [config.task.label_words.get(y, y) for y in data.labels]
     scaler = TargetScaler.fit(data.part["train"][1]) if regression else None
     if regression:
-        scorer = RegressionScorer(model, autocast)
+        scorer = RegressionScorer(model, autocast, pooling=config.task.pooling)
         targets = scaler.transform(data.part["train"][1])
         loss_fn = torch.nn.functional.mse_loss
     else:
-        scorer = LabelScorer(model, label_token_ids(tokenizer, words), autocast)
+        scorer = LabelScorer(model, label_token_ids(tokenizer, words), autocast, pooling=config.task.pooling,
+                             classifier=config.task.classifier)
         targets = torch.tensor(data.part["train"][1], dtype=torch.long)
         loss_fn = torch.nn.functional.cross_entropy
     scorer.to(device)

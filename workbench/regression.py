@@ -1,4 +1,4 @@
-"""Sequence regression: a linear head on the last prompt token's hidden state.
+"""Sequence regression: a linear head on the last prompt token's (or the mean) hidden state.
 
 The LoRA-adapted decoder reads the prompt; its final hidden state at the last prompt token
 goes through a small linear head (``hidden -> 1``, trained alongside the adapter) that predicts
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .engine import encode_prompts
+from .engine import encode_prompts, pool_hidden
 
 HEAD_FILE = "regression_head.safetensors"
 
@@ -57,14 +57,16 @@ class RegressionScorer(torch.nn.Module):
     Args:
         model: A causal LM, optionally wrapped by PEFT.
         autocast_dtype: ``torch.bfloat16`` for mixed precision in the decoder, ``None`` for float32.
+        pooling: ``last`` or ``mean`` (see :func:`workbench.engine.pool_hidden`).
 
     The head starts at zero, so the first prediction is the training mean (no seed needed).
     """
 
-    def __init__(self, model, autocast_dtype: torch.dtype | None = None):
+    def __init__(self, model, autocast_dtype: torch.dtype | None = None, pooling: str = "last"):
         super().__init__()
         self.model = model
         self.autocast_dtype = autocast_dtype
+        self.pooling = pooling
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = base.get_decoder()
         self.head = torch.nn.Linear(base.config.hidden_size, 1)
@@ -89,9 +91,7 @@ class RegressionScorer(torch.nn.Module):
         with torch.autocast(input_ids.device.type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
             hidden = self.decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        last = attention_mask.sum(dim=1) - 1  # (batch,)
-        h = hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()  # (batch, hidden)
-        return self.head(h).squeeze(-1)
+        return self.head(pool_hidden(hidden, attention_mask, self.pooling)).squeeze(-1)
 
     def save_head(self, path: Path, scaler: TargetScaler) -> None:
         """Writes the head weights (and the scaler as metadata) to a safetensors file."""

@@ -78,7 +78,9 @@ def _write_common(stage: Path, config, data, tokenizer, scorer, result, context:
     (stage / "config.yaml").write_text(yaml.safe_dump(context["saved_config"], sort_keys=False))
     artifacts.write_json(stage / "lineage.json", data.lineage.to_dict())
     task = {"type": config.task.type, **task, "prompt": config.task.prompt, "spaced": config.task.spaced,
-            "max_length": config.data.max_length, "base_model": {"spec": config.model.base_model, **base.to_dict()}}
+            "pooling": config.task.pooling,
+            "max_length": config.data.max_length, "num_layers": config.model.num_layers,
+            "base_model": {"spec": config.model.base_model, **base.to_dict()}}
     artifacts.write_json(stage / "task.json", task)
     training = {k: context[k] for k in ("backend", "backend_reason", "device", "threads", "precision",
                                          "model_load_seconds")}
@@ -134,7 +136,12 @@ def write_classification_run(final: Path, config, data, scorer, tokenizer, promp
                               f"{config.name}: test split (n={metrics['n']})")
         plot_loss(result.loss_history, result.val_history, stage / "training.png")
         task = {"labels": labels, "label_words": words, "label_token_ids": scorer.label_ids.tolist(),
-                "examples": examples}
+                "classifier": scorer.classifier, "examples": examples}
+        if scorer.classifier == "linear":
+            from .engine import CLASSIFIER_HEAD_FILE
+
+            scorer.save_head(stage / CLASSIFIER_HEAD_FILE)
+            task["head_file"] = CLASSIFIER_HEAD_FILE
         _write_common(stage, config, data, tokenizer, scorer, result, context, metrics, baselines, task,
                       {"labels": labels, "label_words": words}, eval_seconds)
     return metrics, baselines

@@ -152,3 +152,23 @@ def test_smollm2_gguf_copies_source_metadata_and_reloads(tmp_path):
     for text in ("DNA: C C A G C T G C A T\nClass:", " donor", " acceptor", " neither"):
         assert tok(text, add_special_tokens=False).input_ids == AutoTokenizer.from_pretrained(base.path)(
             text, add_special_tokens=False).input_ids
+
+
+def test_truncated_run_predicts_and_exports_merged_weights(splice_db, tmp_path_factory):
+    """model.num_layers: the run, the predictor and the merged export all use the shorter model."""
+    from transformers import AutoConfig
+
+    model_dir = build_tiny_bpe_model_dir(tmp_path_factory.mktemp("tiny_bpe_short"))
+    cfg = tiny_run_config(splice_db, model_dir, tmp_path_factory.mktemp("runs"), epochs=0.05)
+    cfg["name"], cfg["model"]["num_layers"] = "bpe-short", 1
+    run_dir = setup(validate_config(cfg), progress=False).run_dir
+    task = json.loads((run_dir / "task.json").read_text())
+    assert task["num_layers"] == 1
+    adapter = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
+    assert adapter["layers_to_transform"] is None or adapter["layers_to_transform"] == [0]
+    predictor = Predictor.load(run_dir, "fp32")
+    assert len(predictor.scorer.model.get_base_model().model.layers) == 1
+    result = export_run(run_dir, "merged", dtype="float32")
+    assert result.check["passed"] and result.check["max_abs_prob_diff"] <= export_mod.TOLERANCE["float32"]
+    assert AutoConfig.from_pretrained(result.path).num_hidden_layers == 1
+    np.testing.assert_allclose(_probs(Predictor.load(result.path, "fp32")), _probs(predictor), atol=1e-4)

@@ -85,3 +85,24 @@ def test_predict_in_a_fresh_process_reproduces_saved_predictions(tiny_run, tmp_p
 def test_incomplete_run_dir_is_refused(tiny_run, tmp_path):
     with pytest.raises(RunDirError, match="not a complete run directory"):
         Predictor.load(tmp_path)
+
+
+def test_linear_classifier_mean_pooling_run_reloads(splice_db, tiny_model_dir, tmp_path):
+    """task.classifier=linear + task.pooling=mean: the head is saved, reloaded, and export refuses the run."""
+    from workbench.export import ExportError, export_run
+
+    cfg = tiny_run_config(splice_db, tiny_model_dir, tmp_path, epochs=0.1)
+    cfg["task"].update(classifier="linear", pooling="mean")
+    run_dir = setup(validate_config(cfg), progress=False).run_dir
+    task = json.loads((run_dir / "task.json").read_text())
+    assert (task["classifier"], task["pooling"]) == ("linear", "mean")
+    assert missing_files(run_dir) == [] and (run_dir / task["head_file"]).is_file()
+    frame = pd.read_csv(run_dir / "predictions.csv")
+    preds = Predictor.load(run_dir, precision="fp32").predict(frame["sequence"][:10].tolist())
+    for p, (_, row) in zip(preds, frame.head(10).iterrows()):
+        assert p.label == row["predicted"]
+        assert p.probabilities["EI"] == pytest.approx(row["p_EI"], abs=1e-4)
+    with pytest.raises(ExportError, match="task.classifier=linear"):
+        export_run(run_dir, "merged")
+    (run_dir / task["head_file"]).unlink()
+    assert missing_files(run_dir) == [task["head_file"]]

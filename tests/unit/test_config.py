@@ -77,3 +77,13 @@ def test_training_control_fields_are_validated():
     for field in ("train.eval_every", "train.early_stopping_patience", "train.save_every", "data.quantile_bins",
                   "task.type"):
         assert field in str(err.value)
+
+
+def test_classifier_route_is_for_classification_only():
+    src = {"kind": "files", "path": "x.csv"}
+    cfg = validate_config({"name": "x", "source": src, "task": {"classifier": "linear", "pooling": "mean"}})
+    assert (cfg.task.classifier, cfg.task.pooling) == ("linear", "mean")
+    with pytest.raises(ConfigError, match="task.classifier applies to classification only"):
+        validate_config({"name": "x", "source": src, "task": {"type": "regression", "classifier": "linear"}})
+    with pytest.raises(ConfigError, match="task.pooling"):
+        validate_config({"name": "x", "source": src, "task": {"pooling": "max"}})

@@ -105,3 +105,60 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_model_dir
     assert results[0][1].keys() == results[1][1].keys()
     for name, grad in results[0][1].items():
         torch.testing.assert_close(grad, results[1][1][name], rtol=1e-4, atol=1e-6)
+
+
+def test_truncate_layers_keeps_the_first_layers_and_their_hidden_state(tiny_model_dir):
+    from workbench.engine import truncate_layers
+
+    full = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    short = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    assert truncate_layers(short, 0) == 2 and len(short.model.layers) == 2  # 0 keeps all
+    assert truncate_layers(short, 1) == 1
+    assert len(short.model.layers) == 1 and short.config.num_hidden_layers == 1
+    ids = torch.tensor([[4, 5, 7, 8, 9, 10, 6, 5]])
+    with torch.no_grad():
+        after_first = full.model(input_ids=ids, output_hidden_states=True).hidden_states[1]
+        expected = full.model.norm(after_first)  # what the final norm sees after layer 0
+        got = short.model(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="only 2 decoder layers"):
+        truncate_layers(AutoModelForCausalLM.from_pretrained(tiny_model_dir), 3)
+
+
+@pytest.mark.parametrize("backend", ["peft", "auto"])
+def test_num_layers_truncates_before_lora(tiny_model_dir, backend):
+    spec = LoRASpec(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+    model, _ = load_lora_model(str(tiny_model_dir), spec, select_backend(backend)[0], seed=0, num_layers=1)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".layers.0." in n for n in trainable)
+    assert model.get_base_model().config.num_hidden_layers == 1
+
+
+def test_mean_pooling_ignores_padding():
+    from workbench.engine import pool_hidden
+
+    hidden = torch.arange(2 * 3 * 2, dtype=torch.float32).reshape(2, 3, 2)  # (batch=2, seq_len=3, hidden=2)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    torch.testing.assert_close(pool_hidden(hidden, mask, "mean"), torch.stack([hidden[0].mean(0), hidden[1, :2].mean(0)]))
+    torch.testing.assert_close(pool_hidden(hidden, mask, "last"), torch.stack([hidden[0, 2], hidden[1, 1]]))
+    with pytest.raises(ValueError, match="unknown pooling"):
+        pool_hidden(hidden, mask, "max")
+
+
+def test_linear_classifier_head_trains_and_round_trips(tiny, tmp_path):
+    model, tok = tiny
+    ids = label_token_ids(tok, ["donor", "acceptor", "neither"])
+    torch.manual_seed(0)
+    scorer = LabelScorer(model, ids, classifier="linear", pooling="mean")
+    batch = encode_prompts(tok, ["DNA : A C G T Class :", "DNA : G G Class :"])
+    logits = scorer(**batch)
+    assert logits.shape == (2, 3)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2])).backward()
+    assert scorer.score.weight.grad is not None and scorer.score.weight.grad.abs().sum() > 0
+    scorer.save_head(tmp_path / "head.safetensors")
+    other = LabelScorer(model, ids, classifier="linear", pooling="mean")
+    other.load_head(tmp_path / "head.safetensors")
+    torch.testing.assert_close(other(**batch), logits.detach())
+    wrong = LabelScorer(model, ids[:2], classifier="linear")
+    with pytest.raises(ValueError, match="shape"):
+        wrong.load_head(tmp_path / "head.safetensors")

@@ -49,3 +49,8 @@ def test_column_mapping_must_be_complete_and_distinct():
         validate_sft_config({"name": "x", "source": SOURCE, "columns": {"prompt": "text", "response": "text"}})
     with pytest.raises(ConfigError, match="eval.exact_match"):
         validate_sft_config({"name": "x", "source": SOURCE, "eval": {"exact_match": "qa"}})
+
+
+def test_num_layers_is_refused_for_chat_sft():
+    with pytest.raises(ConfigError, match="model.num_layers applies to sequence tasks only"):
+        validate_sft_config({"name": "x", "source": SOURCE, "model": {"num_layers": 4}})
