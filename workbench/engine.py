@@ -105,28 +105,28 @@ class LoRASpec:
 
 
 def truncate_layers(model, num_layers: int) -> int:
-    """Keeps only the first ``num_layers`` decoder layers of a causal LM, in place.
+    """Keeps at most the first ``num_layers`` decoder layers of a causal LM, in place.
 
     The final norm and the LM head stay; they then read the hidden state after layer ``num_layers - 1``.
     ``config.num_hidden_layers`` (and ``config.layer_types`` where present) follow, so a model saved
-    afterwards (e.g. merged weights) loads as the shorter model. Call before attaching LoRA.
+    afterwards (e.g. merged weights) loads as the shorter model. Call before attaching LoRA. A model with
+    ``num_layers`` or fewer layers is left whole, so one recipe fits base models of any depth.
 
     Args:
         model: A Hugging Face causal LM (not yet wrapped by PEFT).
-        num_layers: Decoder layers to keep; 0 keeps all.
+        num_layers: Most decoder layers to keep; 0 keeps all.
 
     Returns:
         The number of decoder layers the model has afterwards.
 
     Raises:
-        ValueError: If ``num_layers`` exceeds the model's layers.
+        ValueError: If ``num_layers`` is negative.
     """
+    if num_layers < 0:
+        raise ValueError(f"model.num_layers must be >= 0 (0 = all layers), got {num_layers}.")
     decoder = model.get_decoder()
     total = len(decoder.layers)
-    if num_layers > total:
-        raise ValueError(f"model.num_layers={num_layers} but the base model has only {total} decoder layers; "
-                         f"set model.num_layers to 1-{total}, or 0 for all.")
-    if num_layers in (0, total):
+    if num_layers == 0 or num_layers >= total:
         return total
     decoder.layers = decoder.layers[:num_layers]
     model.config.num_hidden_layers = num_layers
@@ -145,14 +145,13 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
         backend: ``"unsloth"`` or ``"peft"``.
         seed: Seed for the adapter's initialisation.
         max_seq_length: Longest prompt in tokens (Unsloth sizes its buffers with it).
-        num_layers: Keep only the first this many decoder layers (0 = all); see :func:`truncate_layers`.
+        num_layers: Keep at most the first this many decoder layers (0 = all); see :func:`truncate_layers`.
 
     Returns:
         ``(peft_model, tokenizer)``.
 
     Raises:
-        ValueError: ``lora.load_in_4bit`` without a CUDA GPU, or ``lora.first_layer`` / ``num_layers`` beyond the
-            model's layers.
+        ValueError: ``lora.load_in_4bit`` without a CUDA GPU, or ``lora.first_layer`` beyond the kept layers.
     """
     if lora.load_in_4bit and not torch.cuda.is_available():
         raise ValueError("lora.load_in_4bit (QLoRA) needs a CUDA GPU for bitsandbytes' 4-bit kernels, and this machine "
@@ -170,7 +169,8 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
             local_files_only=True)
         n_layers = truncate_layers(model, num_layers)
         if lora.first_layer >= n_layers:
-            raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
+            raise ValueError(f"lora.first_layer={lora.first_layer} but the model has only {n_layers} layers "
+                             "(after model.num_layers); lower lora.first_layer.")
         peft_model = FastLanguageModel.get_peft_model(
             model, r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout,
             target_modules=lora.target_modules, bias="none",
@@ -196,7 +196,8 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_layers = truncate_layers(model, num_layers)
     if lora.first_layer >= n_layers:
-        raise ValueError(f"lora.first_layer={lora.first_layer} but the base model has only {n_layers} layers.")
+        raise ValueError(f"lora.first_layer={lora.first_layer} but the model has only {n_layers} layers "
+                             "(after model.num_layers); lower lora.first_layer.")
     config = LoraConfig(
         r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout, target_modules=lora.target_modules,
         bias="none", layers_to_transform=list(range(lora.first_layer, n_layers)) if lora.first_layer else None)

@@ -27,6 +27,7 @@ from . import checkpoints as ckpt
 from .engine import encode_prompts, predict_proba
 
 log = logging.getLogger(__name__)
+_RESUMED = ("loss_history", "val_history", "val_seconds", "best_step", "best_val_score", "tokens_seen")
 
 
 @dataclass
@@ -57,6 +58,8 @@ class TrainResult:
         loss_history: Mean training loss per logging window, ``[(step, loss), ...]``.
         val_metric: Name of the validation score (``accuracy`` or ``spearman``).
         val_history: Validation score after each evaluation, ``[(step, score), ...]``.
+        val_seconds: Training-loop wall time at each evaluation, in seconds, aligned with ``val_history``
+            (the evaluation itself included; a resumed run continues from the checkpoint's figure).
         best_step: Step whose trainable weights were kept.
         best_val_score: Validation score at ``best_step``.
         stopped_early: True if early stopping ended the loop.
@@ -71,6 +74,7 @@ class TrainResult:
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     val_metric: str = "accuracy"
     val_history: list[tuple[int, float]] = field(default_factory=list)
+    val_seconds: list[float] = field(default_factory=list)
     best_step: int = 0
     best_val_score: float = float("nan")
     stopped_early: bool = False
@@ -154,8 +158,8 @@ def train(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch
         generator.set_state(state["generator"])
         ckpt.set_rng_state(state["rng"])
         loop = state["loop"]
-        for key in ("loss_history", "val_history", "best_step", "best_val_score", "tokens_seen"):
-            setattr(result, key, state["result"][key])
+        for key in _RESUMED:
+            setattr(result, key, state["result"].get(key, getattr(result, key)))
         result.resumed_from_step = loop["step"]
         log.info("resumed from %s (step %d of %d)", latest, loop["step"], total)
 
@@ -166,6 +170,7 @@ def train(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch
             return
         score = float(validate())
         result.val_history.append((step, score))
+        result.val_seconds.append(round(elapsed_before + time.perf_counter() - start, 3))
         log.info("step %d: validation %s %.4f", step, val_metric, score)
         if _better(score, loop["best_score"]):
             loop["best_score"], loop["bad_evals"] = score, 0
@@ -177,11 +182,11 @@ def train(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch
     def save(step: int) -> None:
         state = {"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                  "generator": generator.get_state(), "rng": ckpt.rng_state(), "loop": loop,
-                 "result": {k: v for k, v in asdict(result).items()
-                            if k in ("loss_history", "val_history", "best_step", "best_val_score", "tokens_seen")}}
+                 "result": {k: v for k, v in asdict(result).items() if k in _RESUMED}}
         ckpt.save_checkpoint(checkpoint_dir, step, named, best_state, state)
 
     scorer.train()
+    elapsed_before = result.val_seconds[-1] if result.val_seconds else 0.0
     start = time.perf_counter()
     bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not progress)
     while loop["step"] < total and not result.stopped_early:

@@ -121,8 +121,10 @@ def test_truncate_layers_keeps_the_first_layers_and_their_hidden_state(tiny_mode
         expected = full.model.norm(after_first)  # what the final norm sees after layer 0
         got = short.model(input_ids=ids).last_hidden_state
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="only 2 decoder layers"):
-        truncate_layers(AutoModelForCausalLM.from_pretrained(tiny_model_dir), 3)
+    whole = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert truncate_layers(whole, 3) == 2 and whole.config.num_hidden_layers == 2  # "at most": a shorter model stays
+    with pytest.raises(ValueError, match=">= 0"):
+        truncate_layers(whole, -1)
 
 
 @pytest.mark.parametrize("backend", ["peft", "auto"])

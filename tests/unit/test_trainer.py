@@ -46,6 +46,8 @@ def test_early_stopping_keeps_the_best_evaluation(tiny_model_dir):
     result = train(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate, opts, progress=False)
     assert result.stopped_early and result.steps == 4 and result.planned_steps == 8
     assert result.val_history == [(1, 0.5), (2, 0.7), (3, 0.6), (4, 0.65)]  # no extra evaluation after stopping
+    assert len(result.val_seconds) == 4 and result.val_seconds == sorted(result.val_seconds)  # loop clock per eval
+    assert 0 < result.val_seconds[-1] <= result.seconds
     assert result.best_step == 2 and result.best_val_score == 0.7
     for name, value in _weights(scorer).items():
         assert torch.equal(value, snapshots[1][name]), name
