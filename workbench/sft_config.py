@@ -85,9 +85,6 @@ class SFTConfig(RunBase):
             problems.append("columns: set both `prompt` and `response`, or `messages`")
         if not self.columns.messages and self.columns.prompt == self.columns.response:
             problems.append("columns.prompt and columns.response must be different columns")
-        if self.model.num_layers:
-            problems.append("model.num_layers applies to sequence tasks only; chat SFT trains the whole model "
-                            "(remove model.num_layers)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

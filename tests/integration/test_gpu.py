@@ -28,6 +28,7 @@ def test_qlora_trains_on_cuda_with_gradient_checkpointing(splice_db, tmp_path):
     """QLoRA (4-bit NF4 base, bf16 compute) on the bundled SmolLM2: trains, saves, reloads for prediction."""
     raw = tiny_run_config(splice_db, "smollm2-135m-instruct", tmp_path, epochs=0.2, precision="auto", backend="auto")
     raw["lora"].update(load_in_4bit=True, gradient_checkpointing=True, first_layer=20)
+    raw["model"]["num_layers"] = 0  # the GPU profile: all 30 layers
     run = setup(validate_config(raw), progress=False)
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
     assert metrics["training"]["device"] == "cuda"

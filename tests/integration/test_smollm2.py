@@ -42,7 +42,7 @@ def test_train_and_predict_with_bundled_model(splice_db, tmp_path):
     raw["name"] = "smollm2-smoke"
     raw["source"]["query"] = "SELECT Sequence, Class FROM splice WHERE id % :k = 0 ORDER BY id"
     raw["source"]["params"] = {"k": 8}  # ~400 rows of every class
-    raw["lora"] = {"r": 4, "lora_alpha": 8, "first_layer": 28}
+    raw["lora"] = {"r": 4, "lora_alpha": 8, "first_layer": 2}  # of the default recipe's 4 layers
     run = setup(validate_config(raw), progress=False)
     task = json.loads((run.run_dir / "task.json").read_text())
     assert task["base_model"]["sha256"] == sha256_file(GGUF)
@@ -70,7 +70,7 @@ def test_regression_with_bundled_model_for_a_few_steps(tmp_path):
     raw.update(name="smollm2-gc", source={"kind": "files", "path": str(tmp_path / "gc.csv"), "sample": 120},
                columns={"sequence": "sequence", "label": "gc_content"},
                task={"type": "regression", "prompt": "DNA: {sequence}\nGC content:"})
-    raw["lora"] = {"r": 4, "lora_alpha": 8, "first_layer": 28}
+    raw["lora"] = {"r": 4, "lora_alpha": 8, "first_layer": 2}  # of the default recipe's 4 layers
     run = setup(validate_config(raw), progress=False)
     training = json.loads((run.run_dir / "metrics.json").read_text())["training"]
     steps = training["steps"]

@@ -87,3 +87,18 @@ def test_classifier_route_is_for_classification_only():
         validate_config({"name": "x", "source": src, "task": {"type": "regression", "classifier": "linear"}})
     with pytest.raises(ConfigError, match="task.pooling"):
         validate_config({"name": "x", "source": src, "task": {"pooling": "max"}})
+
+
+def test_splice_preset_spells_out_the_default_recipe(monkeypatch):
+    """configs/splice.yaml states the recipe that the sequence defaults give any new task (README, Default recipe)."""
+    monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.db")
+    preset = load_config(REPO / "configs" / "splice.yaml")
+    default = validate_config({"name": "x", "source": {"kind": "files", "path": "x.csv"}})
+    for group, fields in {"model": ("num_layers",), "lora": ("r", "lora_alpha", "first_layer", "target_modules"),
+                          "task": ("pooling", "classifier", "spaced"),
+                          "train": ("epochs", "learning_rate", "batch_size")}.items():
+        for name in fields:
+            assert getattr(getattr(preset, group), name) == getattr(getattr(default, group), name), f"{group}.{name}"
+    assert (default.model.num_layers, default.lora.r, default.task.pooling) == (4, 64, "mean")
+    sft = load_sft_config(REPO / "configs" / "chat_sft.yaml")
+    assert sft.lora.r == 16 and not hasattr(sft.model, "num_layers")  # chat SFT keeps its own defaults

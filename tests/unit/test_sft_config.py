@@ -52,5 +52,5 @@ def test_column_mapping_must_be_complete_and_distinct():
 
 
 def test_num_layers_is_refused_for_chat_sft():
-    with pytest.raises(ConfigError, match="model.num_layers applies to sequence tasks only"):
+    with pytest.raises(ConfigError, match="model.num_layers: Extra inputs are not permitted"):
         validate_sft_config({"name": "x", "source": SOURCE, "model": {"num_layers": 4}})
