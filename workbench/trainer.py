@@ -170,7 +170,7 @@ def train(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch
             return
         score = float(validate())
         result.val_history.append((step, score))
-        result.val_seconds.append(round(elapsed_before + time.perf_counter() - start, 3))
+        result.val_seconds.append(elapsed_before + time.perf_counter() - start)
         log.info("step %d: validation %s %.4f", step, val_metric, score)
         if _better(score, loop["best_score"]):
             loop["best_score"], loop["bad_evals"] = score, 0

@@ -79,7 +79,9 @@ def test_predict_in_a_fresh_process_reproduces_saved_predictions(tiny_run, tmp_p
     for got, (_, row) in zip(lines, frame.iterrows()):
         assert got["label"] == row["predicted"]
         for label, p in got["probabilities"].items():
-            assert p == pytest.approx(row[f"p_{label}"], abs=1e-4)
+            # 5e-4: a fresh process (other thread count, other batch padding) sums the mean-pooled float32
+            # hidden states in another order; the label itself must match exactly (above).
+            assert p == pytest.approx(row[f"p_{label}"], abs=5e-4)
 
 
 def test_incomplete_run_dir_is_refused(tiny_run, tmp_path):
