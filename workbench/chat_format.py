@@ -185,6 +185,31 @@ def pad_batch(examples: list[tuple[list[int], list[int]]], pad_id: int):
     return out
 
 
+def pack_batch(examples: list[tuple[list[int], list[int]]]):
+    """Concatenates ``(input_ids, labels)`` pairs into one padding-free row (packing).
+
+    Position ids restart at 0 at each example, which transformers' attention masking reads as sequence
+    boundaries (each token attends only within its own example). The first label of every example is set to
+    ``-100``, so no token is predicted across a boundary; with next-token targets ``labels[:, 1:]`` the scored
+    tokens are exactly those of :func:`pad_batch` on the same examples.
+
+    Returns:
+        ``{"input_ids", "position_ids", "labels"}`` long tensors of shape ``(1, total_tokens)``.
+
+    Raises:
+        ValueError: ``examples`` is empty or holds an empty example.
+    """
+    import torch
+
+    if not examples or any(not ids for ids, _ in examples):
+        raise ValueError("pack_batch needs at least one example, each with at least one token")
+    ids = [t for example, _ in examples for t in example]
+    positions = [i for example, _ in examples for i in range(len(example))]
+    labels = [IGNORE if i == 0 else t for _, lab in examples for i, t in enumerate(lab)]
+    return {"input_ids": torch.tensor([ids]), "position_ids": torch.tensor([positions]),
+            "labels": torch.tensor([labels])}
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalisation: NFKC, lower case, no punctuation, no articles, single spaces."""
     text = unicodedata.normalize("NFKC", text).lower()

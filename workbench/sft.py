@@ -169,7 +169,8 @@ def setup(config: SFTConfig, progress: bool = True) -> SFTResult:
     result = train_sft(model, part["train"], part["validation"], pad_id=pad_id, epochs=tcfg.epochs,
                        learning_rate=tcfg.learning_rate, batch_size=tcfg.batch_size, warmup_ratio=tcfg.warmup_ratio,
                        weight_decay=tcfg.weight_decay, max_grad_norm=tcfg.max_grad_norm, seed=tcfg.seed,
-                       autocast_dtype=autocast, eval_batch_size=ecfg.batch_size, progress=progress)
+                       autocast_dtype=autocast, eval_batch_size=ecfg.batch_size, progress=progress,
+                       packing=tcfg.packing)
     tuned_scores, tuned_answers = evaluate("fine-tuned")
     samples = [{"id": dataset["id"][i] if "id" in dataset.column_names else str(i),
                 "kind": kinds[i] if kinds else None, "prompt": convs[i][-2]["content"] if len(convs[i]) > 1 else "",

@@ -56,6 +56,16 @@ class SFTTaskConfig(_Group):
         "`tokenizer.chat_template` metadata when the tokenizer has none."))
 
 
+class SFTTrainConfig(TrainConfig):
+    """Optimisation, plus padding-free packing of each batch."""
+
+    packing: bool = Field(False, description=(
+        "Concatenate each batch's conversations into one row with position ids restarting at 0 per conversation "
+        "(padding-free packing): the same conversations per step and the same loss, without padding tokens. "
+        "Attention stays within each conversation; the first batch is checked against the padded loss and the "
+        "run stops with an error if they differ (then set `false`). false = right-padded batches."))
+
+
 class SFTEvalConfig(_Group):
     """Held-out evaluation: loss/perplexity on the test split, exact match by greedy generation."""
 
@@ -73,7 +83,7 @@ class SFTConfig(RunBase):
     columns: SFTColumnsConfig = Field(default_factory=SFTColumnsConfig)
     data: SFTDataConfig = Field(default_factory=SFTDataConfig)
     task: SFTTaskConfig = Field(default_factory=SFTTaskConfig)
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(learning_rate=2e-4, batch_size=8, epochs=3))
+    train: SFTTrainConfig = Field(default_factory=lambda: SFTTrainConfig(learning_rate=2e-4, batch_size=8, epochs=3))
     eval: SFTEvalConfig = Field(default_factory=SFTEvalConfig)
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .chat_format import IGNORE, pad_batch
+from .chat_format import IGNORE, pack_batch, pad_batch
 
 log = logging.getLogger(__name__)
 Example = tuple[list[int], list[int]]  # (input_ids, labels)
@@ -37,6 +37,9 @@ class SFTTrainResult:
         trainable_parameters: Parameters updated by the optimiser.
         tokens_seen: Tokens in training forward passes (padding excluded).
         trained_tokens: Of those, tokens with a loss (assistant tokens).
+        packing: Whether batches were packed (:func:`workbench.chat_format.pack_batch`).
+        packing_check: With packing, the first batch's mean loss packed and padded, ``{"packed", "padded"}``
+            (nats per trained token, evaluation mode).
     """
 
     steps: int = 0
@@ -48,6 +51,8 @@ class SFTTrainResult:
     trainable_parameters: int = 0
     tokens_seen: int = 0
     trained_tokens: int = 0
+    packing: bool = False
+    packing_check: dict[str, float] = field(default_factory=dict)
 
 
 def _autocast(device_type: str, dtype: torch.dtype | None):
@@ -59,7 +64,9 @@ def response_nll(model, batch: dict[str, torch.Tensor], autocast_dtype: torch.dt
 
     Args:
         model: A (PEFT-wrapped) causal LM.
-        batch: ``input_ids``, ``attention_mask``, ``labels``, each ``(batch, seq_len)``, on the model's device.
+        batch: ``input_ids``, ``labels`` and ``attention_mask`` (padded, :func:`~workbench.chat_format.pad_batch`)
+            or ``position_ids`` (packed, :func:`~workbench.chat_format.pack_batch`), each ``(batch, seq_len)``,
+            on the model's device.
         autocast_dtype: ``torch.bfloat16`` for mixed precision, ``None`` for float32.
 
     Returns:
@@ -69,8 +76,9 @@ def response_nll(model, batch: dict[str, torch.Tensor], autocast_dtype: torch.dt
     target = batch["labels"][:, 1:]
     keep = target != IGNORE  # (batch, seq_len - 1)
     with _autocast(batch["input_ids"].device.type, autocast_dtype):
-        hidden = base.get_decoder()(input_ids=batch["input_ids"],
-                                    attention_mask=batch["attention_mask"]).last_hidden_state
+        extra = {k: batch[k] for k in ("attention_mask", "position_ids") if k in batch}
+        # no KV cache: transformers reads packed position ids as sequence boundaries only without one
+        hidden = base.get_decoder()(input_ids=batch["input_ids"], use_cache=False, **extra).last_hidden_state
         logits = base.get_output_embeddings()(hidden[:, :-1][keep])  # (n_tokens, vocab)
     nll = torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="sum")
     return nll, int(keep.sum())
@@ -97,10 +105,43 @@ def evaluate_loss(model, examples: list[Example], pad_id: int, batch_size: int =
     return {"loss": loss, "perplexity": math.exp(loss) if count else float("nan"), "tokens": count}
 
 
+@torch.no_grad()
+def check_packing(model, examples: list[Example], pad_id: int,
+                  autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Compares the mean response loss of ``examples`` packed and padded (evaluation mode).
+
+    Packing is correct only where the attention honours the packed position ids (transformers' mask
+    functions do; a backend with its own attention may not), so the loop runs this on its first batch.
+
+    Returns:
+        ``{"packed", "padded"}``: mean loss in nats per trained token.
+
+    Raises:
+        RuntimeError: The two differ by more than 1e-3 nats (float32) or 2e-2 (bfloat16 autocast); the
+            message says to set ``train.packing: false``.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = {}
+    for name, batch in (("packed", pack_batch(examples)), ("padded", pad_batch(examples, pad_id))):
+        nll, n = response_nll(model, {k: v.to(device) for k, v in batch.items()}, autocast_dtype)
+        out[name] = nll.item() / max(1, n)
+    model.train(was_training)
+    tolerance = 2e-2 if autocast_dtype is not None else 1e-3
+    if not abs(out["packed"] - out["padded"]) <= tolerance:
+        raise RuntimeError(
+            f"packing changes the loss on this model and backend ({out['packed']:.5f} packed vs "
+            f"{out['padded']:.5f} padded nats per token, tolerance {tolerance}): its attention does not keep "
+            "packed conversations apart. Set `train.packing: false` and run again.")
+    return out
+
+
 def train_sft(model, train: list[Example], validation: list[Example], *, pad_id: int, epochs: float,
               learning_rate: float, batch_size: int, warmup_ratio: float = 0.05, weight_decay: float = 0.0,
               max_grad_norm: float = 1.0, seed: int = 0, autocast_dtype: torch.dtype | None = None,
-              eval_batch_size: int = 16, log_every: int = 5, progress: bool = True) -> SFTTrainResult:
+              eval_batch_size: int = 16, log_every: int = 5, progress: bool = True,
+              packing: bool = False) -> SFTTrainResult:
     """Trains the LoRA adapter of ``model`` on the assistant tokens of ``train``.
 
     Args:
@@ -119,6 +160,8 @@ def train_sft(model, train: list[Example], validation: list[Example], *, pad_id:
         eval_batch_size: Conversations per validation batch.
         log_every: Steps per ``loss_history`` entry.
         progress: Show a tqdm bar.
+        packing: Pack each batch into one padding-free row (same examples per step, same loss); the first
+            batch is checked with :func:`check_packing`.
 
     Returns:
         An :class:`SFTTrainResult`; ``model`` holds the best weights on return.
@@ -126,7 +169,7 @@ def train_sft(model, train: list[Example], validation: list[Example], *, pad_id:
     from tqdm.auto import tqdm
 
     params = [p for p in model.parameters() if p.requires_grad]
-    result = SFTTrainResult(trainable_parameters=sum(p.numel() for p in params))
+    result = SFTTrainResult(trainable_parameters=sum(p.numel() for p in params), packing=packing)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total = max(1, math.ceil(epochs * steps_per_epoch))
     warmup = int(warmup_ratio * total)
@@ -156,8 +199,13 @@ def train_sft(model, train: list[Example], validation: list[Example], *, pad_id:
     while step < total:
         order = torch.randperm(len(train), generator=generator).tolist()
         for first in range(0, len(train), batch_size):
-            batch = pad_batch([train[i] for i in order[first:first + batch_size]], pad_id)
-            result.tokens_seen += int(batch["attention_mask"].sum())
+            chosen = [train[i] for i in order[first:first + batch_size]]
+            if packing and not result.packing_check:
+                result.packing_check = check_packing(model, chosen, pad_id, autocast_dtype)
+                log.info("packing check: %.5f packed vs %.5f padded nats per token",
+                         result.packing_check["packed"], result.packing_check["padded"])
+            batch = pack_batch(chosen) if packing else pad_batch(chosen, pad_id)
+            result.tokens_seen += sum(len(ids) for ids, _ in chosen)
             nll, n = response_nll(model, {k: v.to(device) for k, v in batch.items()}, autocast_dtype)
             result.trained_tokens += n
             loss = nll / max(1, n)

@@ -54,3 +54,12 @@ def test_column_mapping_must_be_complete_and_distinct():
 def test_num_layers_is_refused_for_chat_sft():
     with pytest.raises(ConfigError, match="model.num_layers: Extra inputs are not permitted"):
         validate_sft_config({"name": "x", "source": SOURCE, "model": {"num_layers": 4}})
+
+
+def test_packing_is_an_sft_setting_only():
+    assert validate_sft_config({"name": "x", "source": SOURCE}).train.packing is False
+    assert validate_sft_config({"name": "x", "source": SOURCE, "train": {"packing": True}}).train.packing is True
+    from workbench.config import validate_config
+
+    with pytest.raises(ConfigError, match="train.packing: Extra inputs are not permitted"):
+        validate_config({"name": "x", "source": SOURCE, "train": {"packing": True}})
