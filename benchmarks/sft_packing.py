@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from workbench.config import parse_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "sft_packing.json",
                         help="JSON results file; a Markdown table is written beside it (.md).")
     args = parser.parse_args()
-    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    overrides = parse_overrides(args.set)
     order = [False, True] + ([True, False] if args.repeats >= 2 else [])
     runs = []
     with tempfile.TemporaryDirectory() as tmp:

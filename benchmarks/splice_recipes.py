@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     import workbench  # noqa: F401  (offline defaults)
     from workbench import load_config, setup
     from workbench import paths
+    from workbench.config import parse_overrides
     from workbench.quickstart import load_splice_into_sqlite
 
     if args.record:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         db = paths.home() / "warehouse.db"
         load_splice_into_sqlite(db)
         os.environ["WAREHOUSE_URL"] = f"sqlite:///{db}"
-        overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+        overrides = parse_overrides(args.set)
         overrides.setdefault("name", f"bench-{args.tag}")
         start = time.perf_counter()
         run_dir = setup(load_config(args.config, overrides), progress=False).run_dir

@@ -40,15 +40,12 @@ def _logging() -> None:
 
 
 def _parse_overrides(items: list[str]) -> dict:
-    import yaml
+    from .config import parse_overrides
 
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise typer.BadParameter(f"--set expects KEY=VALUE (e.g. train.epochs=0.5), got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    try:
+        return parse_overrides(items)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _fail(exc: Exception) -> None:

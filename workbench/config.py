@@ -304,6 +304,29 @@ def task_type(path: str | Path) -> str:
     return str(task.get("type", "classification")) if isinstance(task, dict) else "classification"
 
 
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Parses ``--set KEY=VALUE`` items into dotted-key overrides, each value read as YAML.
+
+    Args:
+        items: Strings such as ``"train.epochs=0.5"``.
+
+    Returns:
+        ``{"train.epochs": 0.5, ...}`` for :func:`read_yaml`.
+
+    Raises:
+        ValueError: An item has no ``=``; the message shows the expected form.
+    """
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. train.epochs=0.5), got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def read_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Reads a YAML config into a dict: ``${VAR}`` expanded, dotted ``overrides`` applied, not validated.
 
