@@ -3,7 +3,7 @@
 Both backends train the same LoRA adapter (configs/splice.yaml's: r=16, alpha=32, all linear layers,
 decoder layers 10-29) on the same base model (the bundled SmolLM2-135M-Instruct, converted once from
 its GGUF), with the same splice prompts in the same order, the same batch size and therefore the same
-sequence length, through the workbench's own code (``workbench.engine.load_lora_model`` + ``LabelScorer``
+sequence length, through the workbench's own code (``workbench.models.lora.load_lora_model`` + ``LabelScorer``
 and the trainer's step: forward, cross-entropy on the label logits, backward, gradient clipping, AdamW).
 What differs: on a machine without a GPU, Unsloth 2026.10.9 takes its CPU backend (``unsloth/_cpu_init.py``,
 ``unsloth_zoo/cpu``), which is stock transformers + PEFT with its own loading defaults (dtype choice, no
@@ -101,7 +101,7 @@ def splice_prompts(n: int) -> tuple[list[str], list[int]]:
 
     import yaml
 
-    from workbench.sequences import format_prompt
+    from workbench.data.sequences import format_prompt
 
     task = yaml.safe_load((REPO / "configs" / "splice.yaml").read_text())["task"]
     classes = sorted(task["label_words"])
@@ -144,7 +144,7 @@ def child_train(args) -> dict:
     """Loads the base model with the backend, runs warm-up + timed training steps, reports per-step times."""
     attempts = _guard_network()
     import workbench  # noqa: F401  (offline defaults before anything else)
-    from workbench.engine import select_backend
+    from workbench.models.backends import select_backend
 
     if args.backend == "unsloth-compile":  # Unsloth's CPU option: torch.compile (Inductor C++) per decoder layer
         os.environ["UNSLOTH_CPU_COMPILE"] = "1"
@@ -153,7 +153,9 @@ def child_train(args) -> dict:
     import_seconds = time.perf_counter() - import_start
     import torch
 
-    from workbench.engine import LabelScorer, LoRASpec, encode_prompts, label_token_ids, load_lora_model, set_threads
+    from workbench.models.heads import LabelScorer, encode_prompts, label_token_ids
+    from workbench.models.lora import LoRASpec, load_lora_model
+    from workbench.models.backends import set_threads
 
     threads = set_threads(args.threads)
     spec = LoRASpec(r=args.r, lora_alpha=args.lora_alpha, lora_dropout=0.0, target_modules=TARGETS,
@@ -342,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     import workbench  # noqa: F401  (offline defaults, inherited by the subprocesses)
-    from workbench.base_model import resolve_base_model
+    from workbench.models.base_model import resolve_base_model
 
     start = time.perf_counter()
     load_before = os.getloadavg()

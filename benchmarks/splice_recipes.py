@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     from workbench import load_config, setup
     from workbench import paths
     from workbench.config import parse_overrides
-    from workbench.quickstart import load_splice_into_sqlite
+    from workbench.data.samples import load_splice_into_sqlite
 
     if args.record:
         run_dir = Path(args.record).expanduser()

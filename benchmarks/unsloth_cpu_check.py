@@ -10,7 +10,7 @@ What it does, in order:
    word-level tokenizer otherwise.
 3. Loads it with ``FastLanguageModel.from_pretrained(model_name=DIR, max_seq_length=..., dtype=None,
    load_in_4bit=False, local_files_only=True)`` and ``FastLanguageModel.get_peft_model`` with the
-   arguments ``workbench.engine.load_lora_model`` passes, wraps it in ``workbench.engine.LabelScorer``
+   arguments ``workbench.models.lora.load_lora_model`` passes, wraps it in ``workbench.models.heads.LabelScorer``
    (which uses ``get_decoder()`` and the output embeddings), compares its logits with
    ``model(input_ids).logits[..., label_ids]`` at each prompt's last token, and runs a few
    forward + backward + AdamW steps on a fixed batch, checking that the loss falls.
@@ -166,7 +166,7 @@ def build_tiny_llama(path: Path, tokenizer_dir: Path | None) -> Path:
 
 def splice_prompts(n: int) -> tuple[list[str], list[int]]:
     """The first ``n`` rows of the bundled splice data, cycling through the classes, as engine prompts."""
-    from workbench.sequences import format_prompt
+    from workbench.data.sequences import format_prompt
 
     rows: dict[int, list[str]] = {0: [], 1: [], 2: []}
     with open(REPO / "workbench" / "resources" / "splice" / "splice.csv") as f:
@@ -215,7 +215,7 @@ def compare_logits(model, scorer, tokenizer, prompts, label_ids) -> dict:
     """LabelScorer logits vs the full LM's logits at each prompt's last token, restricted to the labels."""
     import torch
 
-    from workbench.engine import encode_prompts
+    from workbench.models.heads import encode_prompts
 
     scorer.eval()
     ids = torch.tensor(label_ids)
@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     from unsloth import FastLanguageModel
 
     import workbench  # noqa: F401  (offline defaults; already set above)
-    from workbench.engine import LabelScorer, LoRASpec, encode_prompts, label_token_ids, load_lora_model
+    from workbench.models.heads import LabelScorer, encode_prompts, label_token_ids
+    from workbench.models.lora import LoRASpec, load_lora_model
 
     report.update(transformers=transformers.__version__, peft=peft.__version__)
     checks: dict[str, bool] = {}

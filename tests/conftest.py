@@ -14,7 +14,7 @@ netguard.install()  # before anything below can open a connection (Unsloth's imp
 NON_LOOPBACK_ATTEMPTS = netguard.ATTEMPTS
 
 import workbench  # noqa: E402,F401  (applies the offline environment first)
-from workbench.engine import select_backend  # noqa: E402
+from workbench.models.backends import select_backend  # noqa: E402
 
 # The training backend the tests expect: Unsloth wherever it is installed (scripts/setup.sh --dev installs its CPU
 # backend; WORKBENCH_UNSLOTH=0 leaves it out), transformers + PEFT otherwise. Selecting it here imports Unsloth
@@ -194,7 +194,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def splice_db(tmp_path_factory) -> Path:
     """The bundled splice data in a SQLite file (table `splice`)."""
-    from workbench.quickstart import load_splice_into_sqlite
+    from workbench.data.samples import load_splice_into_sqlite
 
     db = tmp_path_factory.mktemp("warehouse") / "warehouse.db"
     load_splice_into_sqlite(db)

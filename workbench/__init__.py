@@ -2,7 +2,7 @@
 offline, evaluate it against honest baselines, and serve it as a Gradio demo.
 
 Importing the package applies the offline defaults (no hub, no telemetry): see
-:mod:`workbench.offline`.
+:mod:`workbench.offline`. The layout and the pipeline's stages are described in ``docs/architecture.md``.
 """
 
 from .offline import apply_offline_env
@@ -11,7 +11,8 @@ apply_offline_env()
 
 __version__ = "0.1.0"
 
-from .config import ConfigError, RunConfig, load_config, validate_config  # noqa: E402
-from .recipe import RunResult, setup  # noqa: E402
+from .config import ConfigError, RunConfig, SFTConfig, load_config, validate_config  # noqa: E402
+from .pipeline import RunResult, setup  # noqa: E402
 
-__all__ = ["ConfigError", "RunConfig", "RunResult", "__version__", "load_config", "setup", "validate_config"]
+__all__ = ["ConfigError", "RunConfig", "RunResult", "SFTConfig", "__version__", "load_config", "setup",
+           "validate_config"]

@@ -4,7 +4,7 @@ Run as::
 
     workbench quickstart                 # bundled data -> SQLite -> train -> evaluate -> demo
     workbench run configs/splice.yaml    # any run config
-    workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT recipe (workbench.sft)
+    workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT task (workbench.tasks.sft)
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
     workbench export RUN_DIR --format merged
@@ -54,7 +54,7 @@ def _fail(exc: Exception) -> None:
 
 
 @app.command()
-def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/)."),
+def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/); its task.type picks the task."),
         set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE with a dotted key "
                                        "(e.g. --set train.epochs=0.5); repeatable."),
         serve_after: bool = typer.Option(False, "--serve", help="Serve the demo when the run finishes."),
@@ -63,17 +63,13 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
                                     "(<output_dir>/<name>.partial/checkpoints, written with train.save_every)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Read, split, load the model and time one training "
                                      "step; print sizes, steps, memory and time estimates; write nothing.")) -> None:
-    """Connect -> split -> train -> evaluate -> save a run directory (printed at the end)."""
+    """Connect -> split -> train -> evaluate -> save a run directory (printed at the end), for any task type."""
     _logging()
-    from .config import ConfigError, load_config, task_type
-    from .recipe import setup
+    from .config import ConfigError, load_config
+    from .pipeline import setup
+    from .tasks import get_task
 
     try:
-        if task_type(config) == "sft":
-            if resume or dry_run:
-                _fail(ValueError("--resume and --dry-run are not available for chat SFT runs yet (task.type: sft); "
-                                 "run without them."))
-            return _run_sft(config, set_, serve_after, port)
         cfg = load_config(config, _parse_overrides(set_))
     except ConfigError as exc:
         _fail(exc)
@@ -86,41 +82,11 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/).
     if dry_run:
         typer.echo(result.text())
         return
-    m, b = result.metrics, result.baselines
-    if result.task_type == "regression":
-        typer.echo(f"test Spearman {m['spearman']:.4f}  Pearson {m['pearson']:.4f}  R2 {m['r2']:.4f}  "
-                   f"RMSE {m['rmse']:.4g}  (k-mer ridge R2 {b['kmer_ridge']['r2']:.4f}, one-hot ridge R2 "
-                   f"{b['onehot_ridge']['r2']:.4f}, train mean R2 {b['train_mean']['r2']:.4f})")
-    else:
-        typer.echo(f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-                   f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, "
-                   f"k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
+    task = get_task(result.task_type)
+    typer.echo(task.summary(result))
     typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
     if serve_after:
-        from .demo import serve as serve_demo
-
-        serve_demo(result.run_dir, cfg.serve.host, port)
-
-
-def _run_sft(config: Path, set_: list[str], serve_after: bool, port: int) -> None:
-    """`workbench run` for a config with ``task.type: sft`` (chat SFT recipe)."""
-    from .sft import setup
-    from .sft_config import load_sft_config
-
-    cfg = load_sft_config(config, _parse_overrides(set_))
-    try:
-        result = setup(cfg)
-    except (ValueError, RuntimeError) as exc:
-        _fail(exc)
-    b, t = result.metrics["base"], result.metrics["tuned"]
-    typer.echo(f"test perplexity {t['test']['perplexity']:.2f} (base {b['test']['perplexity']:.2f})  "
-               f"exact match {t['exact_match']['exact_match']:.3f} (base {b['exact_match']['exact_match']:.3f}, "
-               f"n={t['exact_match']['n']})")
-    typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
-    if serve_after:
-        from .chat import serve_chat
-
-        serve_chat(result.run_dir, cfg.serve.host, port)
+        task.serve(result.run_dir, cfg.serve.host, port)
 
 
 @app.command()
@@ -129,7 +95,7 @@ def chat(run_dir: Path = typer.Argument(..., help="An SFT run directory written 
          max_new_tokens: Optional[int] = typer.Option(None, help="Most tokens per answer (default: the run's).")) -> None:
     """Answer prompts with a chat SFT run (greedy decoding, base model + adapter)."""
     _logging()
-    from .chat import ChatRun
+    from .serving.chat import ChatRun
 
     try:
         run_ = ChatRun.load(run_dir)
@@ -146,7 +112,7 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
             as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table.")) -> None:
     """Predict classes (or values, for a regression run) for sequences given with --sequence or --fasta."""
     _logging()
-    from .predictor import Predictor, read_fasta
+    from .serving.predictor import Predictor, read_fasta
 
     if not sequence and not fasta:
         _fail(ValueError("give --sequence S (repeatable) or --fasta FILE."))
@@ -159,32 +125,21 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
     except (ValueError, OSError) as exc:
         _fail(exc)
     for (rid, _), p in zip(records, preds):
-        if predictor.task_type == "regression":
-            typer.echo(json.dumps({"id": rid, "value": p.value, "target": predictor.target}) if as_json
-                       else f"{rid}\t{p.value:.6g}")
-        elif as_json:
-            typer.echo(json.dumps({"id": rid, "label": p.label, "probabilities": p.probabilities}))
-        else:
-            probs = "  ".join(f"{k}={v:.3f}" for k, v in p.probabilities.items())
-            typer.echo(f"{rid}\t{p.label}\t{probs}")
+        typer.echo(json.dumps(p.as_dict(rid)) if as_json else "\t".join([rid, *p.cells()]))
 
 
 @app.command()
 def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the demo to the network."),
           port: int = typer.Option(7860, help="TCP port (0 = any free port).")) -> None:
-    """Serve the Gradio demo for a run (Ctrl+C stops it); a chat for SFT runs."""
+    """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs)."""
     _logging()
-    from .demo import serve as serve_demo
+    from .tasks import get_task
 
     try:
-        task = json.loads((Path(run_dir) / "task.json").read_text()) if (Path(run_dir) / "task.json").is_file() else {}
-        if task.get("type") == "sft":
-            from .chat import serve_chat
-
-            serve_chat(run_dir, host, port)
-            return
-        serve_demo(run_dir, host, port)
+        task_file = Path(run_dir) / "task.json"
+        task = json.loads(task_file.read_text()) if task_file.is_file() else {}
+        get_task(task.get("type", "classification")).serve(run_dir, host, port)
     except ValueError as exc:
         _fail(exc)
 
@@ -224,20 +179,14 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
                  set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE; repeatable.")) -> None:
     """Show the source's schema, first rows and whether the column mapping fits; writes nothing."""
     _logging()
-    from data_connectors import ColumnMapping, ConnectorError, preview_text
+    from data_connectors import ConnectorError, preview_text
 
-    from .config import ConfigError, load_config, task_type
+    from .config import ConfigError, load_config
+    from .tasks import get_task
 
     try:
-        if task_type(config) == "sft":
-            from .sft_config import load_sft_config
-
-            cfg = load_sft_config(config, _parse_overrides(set_))
-            c = cfg.columns
-            mapping = ColumnMapping(c.messages, c.messages, True) if c.messages else ColumnMapping(c.prompt, c.response, True)
-        else:
-            cfg = load_config(config, _parse_overrides(set_))
-            mapping = ColumnMapping(cfg.columns.sequence, cfg.columns.label)
+        cfg = load_config(config, _parse_overrides(set_))
+        mapping = get_task(cfg.task.type)(cfg).column_mapping()
         typer.echo(preview_text(cfg.source, mapping, n=rows))
     except (ConfigError, ConnectorError, ValueError) as exc:
         _fail(exc)
@@ -247,7 +196,7 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
 def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (default: $WORKBENCH_HOME/warehouse.db).")) -> None:
     """Write the bundled UCI splice data into a SQLite file that stands in for a warehouse."""
     from . import paths
-    from .quickstart import load_splice_into_sqlite
+    from .data.samples import load_splice_into_sqlite
 
     db = db or paths.home() / "warehouse.db"
     n = load_splice_into_sqlite(db)
@@ -258,7 +207,7 @@ def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (d
 def make_gc_data(out: Path = typer.Option(None, help="CSV to write (default: $WORKBENCH_HOME/splice_gc.csv).")) -> None:
     """Write the regression demo CSV: bundled splice sequences -> GC content (a computed property, not biology)."""
     from . import paths
-    from .quickstart import write_gc_csv
+    from .data.samples import write_gc_csv
 
     out = out or paths.home() / "splice_gc.csv"
     n = write_gc_csv(out)

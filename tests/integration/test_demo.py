@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def served(splice_db, tiny_model_dir, tmp_path_factory):
-    from workbench.demo import serve
+    from workbench.serving.demo import serve
 
     out = tmp_path_factory.mktemp("demo_runs")
     run = setup(validate_config(tiny_run_config(splice_db, tiny_model_dir, out, epochs=0.1)), progress=False)

@@ -8,12 +8,12 @@ import torch
 from typer.testing import CliRunner
 
 from tests.conftest import build_tiny_bpe_model_dir, tiny_run_config
-from workbench import export as export_mod
+from workbench.export import formats as export_mod
 from workbench import setup, validate_config
-from workbench.base_model import embedded_gguf, resolve_base_model
+from workbench.models.base_model import embedded_gguf, resolve_base_model
 from workbench.cli import app
 from workbench.export import ExportError, export_run
-from workbench.predictor import Predictor, RunDirError
+from workbench.serving.predictor import Predictor, RunDirError
 
 pytestmark = pytest.mark.integration
 SEQS = ["CCAGCTGCATCACAGGAGGCCAGCGAGCAGGTCTGTTCCAAGGGCCTTCGAGCCAGTCTG", "ACGT" * 15, "GGTAAG" * 10]
@@ -73,7 +73,7 @@ def test_gguf_export_round_trip_and_previous_export_kept(bpe_run):
     second = export_run(bpe_run, "gguf", dtype="float16", sequences=SEQS)
     assert second.check["n"] == len(SEQS) and second.check["passed"] and second.check["tokenizer_ids_match"]
     info = json.loads((second.path / "export.json").read_text())
-    assert info["gguf"]["metadata"] == "hf-tokenizer" and "gguf_export" in info["converter"]
+    assert info["gguf"]["metadata"] == "hf-tokenizer" and "workbench.export.gguf" in info["converter"]
     reader = gguf.GGUFReader(second.path / info["gguf"]["file"])
     assert reader.fields["general.file_type"].contents() == gguf.LlamaFileType.MOSTLY_F16
     assert first.check["max_abs_prob_diff"] <= export_mod.TOLERANCE["float32"]
@@ -117,7 +117,7 @@ def test_smollm2_gguf_copies_source_metadata_and_reloads(tmp_path):
     import gguf
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.gguf_export import write_llama_gguf
+    from workbench.export.gguf import write_llama_gguf
 
     base = resolve_base_model()
     model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32).eval()

@@ -58,7 +58,7 @@ def _run(kind: str, splice_db, tiny_model_dir, tiny_chat_model_dir, out: Path):
     if kind == "classification":
         raw = tiny_run_config(splice_db, tiny_model_dir, out, epochs=0.5, threads=1, eval_every=11)
     elif kind == "regression":
-        from workbench.quickstart import write_gc_csv
+        from workbench.data.samples import write_gc_csv
 
         csv = out / "gc.csv"
         write_gc_csv(csv)
@@ -67,10 +67,6 @@ def _run(kind: str, splice_db, tiny_model_dir, tiny_chat_model_dir, out: Path):
                    columns={"sequence": "sequence", "label": "gc_content"}, task={"type": "regression"})
     else:
         raw = tiny_sft_config(tiny_chat_model_dir, out, epochs=2, threads=1)
-        from workbench.sft import setup as sft_setup
-        from workbench.sft_config import validate_sft_config
-
-        return sft_setup(validate_sft_config(raw), progress=False).run_dir
     return setup(validate_config(raw), progress=False).run_dir
 
 

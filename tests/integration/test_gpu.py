@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import tiny_run_config
 from workbench import setup, validate_config
-from workbench.predictor import Predictor
+from workbench.serving.predictor import Predictor
 
 pytestmark = [pytest.mark.gpu, pytest.mark.integration]
 

@@ -8,8 +8,8 @@ import yaml
 
 from tests.conftest import EXPECTED_BACKEND, guarded_subprocess_env, tiny_run_config
 from workbench import setup, validate_config
-from workbench.artifacts import missing_files
-from workbench.predictor import Predictor, RunDirError
+from workbench.runs.run_dir import missing_files
+from workbench.serving.predictor import Predictor, RunDirError
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import tiny_run_config
 from workbench import setup, validate_config
-from workbench.artifacts import missing_files
+from workbench.runs.run_dir import missing_files
 from workbench.cli import app
-from workbench.predictor import Predictor
+from workbench.serving.predictor import Predictor
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def regression_config(csv, model_dir, out, **train) -> dict:
 
 @pytest.fixture(scope="module")
 def gc_csv(tmp_path_factory):
-    from workbench.quickstart import write_gc_csv
+    from workbench.data.samples import write_gc_csv
 
     path = tmp_path_factory.mktemp("gc") / "splice_gc.csv"
     write_gc_csv(path)
@@ -80,7 +80,7 @@ def test_predictor_cli_and_demo_give_the_saved_values(reg_run):
 
     from gradio_client import Client
 
-    from workbench.demo import serve
+    from workbench.serving.demo import serve
 
     demo, url = serve(reg_run.run_dir, host="127.0.0.1", port=0, block=False)
     try:

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from tests.conftest import REPO, tiny_run_config
 from workbench import setup, validate_config
-from workbench.checkpoints import list_checkpoints
+from workbench.training.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.integration
 

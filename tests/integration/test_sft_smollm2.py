@@ -6,10 +6,11 @@ import pytest
 
 from tests.conftest import EXPECTED_BACKEND, HANDBOOK_JSONL
 from tests.integration.test_smollm2 import GGUF, requires_smollm2
-from workbench.base_model import resolve_base_model, sha256_file
-from workbench.chat_format import IGNORE, encode_chat, end_of_turn_ids, ensure_chat_template, to_conversation
-from workbench.sft import setup
-from workbench.sft_config import validate_sft_config
+from workbench.models.base_model import resolve_base_model, sha256_file
+from workbench.models.chat_template import IGNORE, encode_chat, end_of_turn_ids, ensure_chat_template
+from workbench.data.conversations import to_conversation
+from workbench import setup
+from workbench.config import validate_sft_config
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from tests.conftest import EXPECTED_BACKEND, tiny_sft_config
-from workbench.chat import SFT_REQUIRED_FILES, ChatRun
-from workbench.sft import setup
-from workbench.sft_config import validate_sft_config
+from workbench.serving.chat import SFT_REQUIRED_FILES, ChatRun
+from workbench import setup
+from workbench.config import validate_sft_config
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +63,43 @@ def test_chat_run_answers_like_the_recipe(tiny_sft_run):
 def test_chat_refuses_a_classification_run_dir(tmp_path):
     with pytest.raises(ValueError, match="not a complete SFT run directory"):
         ChatRun.load(tmp_path)
+
+
+def test_sft_resumes_through_the_shared_loop(tiny_chat_model_dir, tmp_path, monkeypatch):
+    """Chat SFT runs through the sequence tasks' loop: an interrupted run resumes from its checkpoint and ends
+    with the adapter of an uninterrupted run; the dry run sizes it without writing anything."""
+    import torch
+    from safetensors.torch import load_file
+
+    from workbench import setup, validate_config
+    from workbench.training import checkpoints
+
+    raw = tiny_sft_config(tiny_chat_model_dir, tmp_path / "killed", epochs=1, save_every=5)
+    report = setup(validate_config(raw), progress=False, dry_run=True)
+    assert report.total_steps == report.steps_per_epoch and report.rows["train"] + report.rows["test"] > 100
+    assert report.trainable_parameters > 0 and not (tmp_path / "killed").exists()
+
+    real_save = checkpoints.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        path = real_save(*args, **kwargs)
+        raise KeyboardInterrupt(f"simulated interruption after {path.name}")
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        setup(validate_config(raw), progress=False)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", real_save)
+    assert [p.name for p in (tmp_path / "killed" / "tiny-sft.partial" / "checkpoints").iterdir()] == ["step-00000005"]
+    resumed = setup(validate_config(raw), progress=False, resume=True)
+    training = json.loads((resumed.run_dir / "metrics.json").read_text())["training"]
+    assert training["resumed_from_step"] == 5 and training["steps"] == training["planned_steps"]
+
+    raw.update(output_dir=str(tmp_path / "straight"))
+    raw["train"]["save_every"] = 0
+    straight = setup(validate_config(raw), progress=False)
+    ref = load_file(str(straight.run_dir / "adapter" / "adapter_model.safetensors"))
+    got = load_file(str(resumed.run_dir / "adapter" / "adapter_model.safetensors"))
+    assert ref.keys() == got.keys()
+    for key in ref:
+        torch.testing.assert_close(got[key], ref[key], rtol=0, atol=1e-6)
+    assert resumed.metrics["tuned"]["test"]["loss"] == pytest.approx(straight.metrics["tuned"]["test"]["loss"], abs=1e-6)

@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import EXPECTED_BACKEND, tiny_run_config
 from workbench import setup, validate_config
-from workbench.base_model import embedded_gguf, resolve_base_model, sha256_file
-from workbench.predictor import Predictor
+from workbench.models.base_model import embedded_gguf, resolve_base_model, sha256_file
+from workbench.serving.predictor import Predictor
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_train_and_predict_with_bundled_model(splice_db, tmp_path):
 def test_regression_with_bundled_model_for_a_few_steps(tmp_path):
     import pandas as pd
 
-    from workbench.quickstart import write_gc_csv
+    from workbench.data.samples import write_gc_csv
 
     write_gc_csv(tmp_path / "gc.csv")
     raw = tiny_run_config(tmp_path, "smollm2-135m-instruct", tmp_path / "runs", epochs=0.4, batch_size=8,

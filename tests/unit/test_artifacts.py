@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from workbench.artifacts import missing_files, staged_run_dir, write_json
+from workbench.runs.run_dir import missing_files, staged_run_dir, write_json
 
 
 def test_failed_run_leaves_nothing_and_keeps_previous(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.base_model import BaseModelError, resolve_base_model, sha256_file
+from workbench.models.base_model import BaseModelError, resolve_base_model, sha256_file
 
 
 def test_hf_directory_resolves_with_weight_sha(tiny_model_dir):

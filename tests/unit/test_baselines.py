@@ -2,7 +2,7 @@
 
 import random
 
-from workbench.baselines import run_baselines
+from workbench.evaluation.baselines import run_baselines
 
 
 def test_onehot_baseline_learns_a_positional_motif():
@@ -24,7 +24,7 @@ def test_onehot_baseline_learns_a_positional_motif():
 
 
 def test_regression_baselines_fit_a_composition_target():
-    from workbench.baselines import run_regression_baselines
+    from workbench.evaluation.baselines import run_regression_baselines
 
     rng = random.Random(1)
     seqs = ["".join(rng.choice("ACGT") for _ in range(40)) for _ in range(500)]

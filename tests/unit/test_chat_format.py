@@ -3,8 +3,8 @@
 import pytest
 
 from tests.conftest import build_tiny_chat_tokenizer
-from workbench.chat_format import (IGNORE, FormatError, encode_chat, end_of_turn_ids, ensure_chat_template,
-                                   normalize_answer, pad_batch, split_conversations, to_conversation)
+from workbench.models.chat_template import IGNORE, encode_chat, end_of_turn_ids, ensure_chat_template, pad_batch
+from workbench.data.conversations import FormatError, normalize_answer, split_conversations, to_conversation
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from workbench.checkpoints import (latest_checkpoint, list_checkpoints, load_checkpoint, rng_state, save_checkpoint,
+from workbench.training.checkpoints import (latest_checkpoint, list_checkpoints, load_checkpoint, rng_state, save_checkpoint,
                                    set_rng_state)
 
 

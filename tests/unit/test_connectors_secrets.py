@@ -128,7 +128,7 @@ def test_log_filter_redacts_records(caplog):
 
 def test_workbench_saved_config_has_no_url_password():
     from workbench.config import validate_config
-    from workbench.recipe import saved_config
+    from workbench.runs.provenance import saved_config
 
     cfg = validate_config({"name": "s", "source": {"kind": "sql", "url": "postgresql+psycopg://bob:Sup3rS3cret@db/w",
                                                    "query": "SELECT 1"}})

@@ -1,9 +1,11 @@
-"""Dry-run sizing (workbench.dryrun): counts, one measured step, nothing changed."""
+"""Dry-run sizing (workbench.training.dryrun): counts, one measured step, nothing changed."""
 
 import torch
 
-from workbench.dryrun import estimate
-from workbench.engine import LabelScorer, LoRASpec, label_token_ids, load_lora_model
+from workbench.tasks.sequence import prompt_objective
+from workbench.training.dryrun import estimate
+from workbench.models.heads import LabelScorer, label_token_ids
+from workbench.models.lora import LoRASpec, load_lora_model
 
 
 def test_estimate_counts_measures_and_leaves_weights_alone(tiny_model_dir):
@@ -12,8 +14,9 @@ def test_estimate_counts_measures_and_leaves_weights_alone(tiny_model_dir):
     prompts = {"train": ["DNA : A C G Class :"] * 30 + ["DNA : A C G T T T T Class :"] * 10,
                "validation": ["DNA : A Class :"] * 5, "test": ["DNA : G G Class :"] * 7}
     before = {n: p.detach().clone() for n, p in scorer.named_parameters() if p.requires_grad}
-    report = estimate(scorer, tok, prompts, torch.zeros(40, dtype=torch.long), torch.nn.functional.cross_entropy,
-                      batch_size=16, epochs=2.5, eval_every=3)
+    objective = prompt_objective(scorer, tok, prompts["train"], torch.zeros(40, dtype=torch.long),
+                                 torch.nn.functional.cross_entropy, all_prompts=prompts)
+    report = estimate(objective, batch_size=16, epochs=2.5, eval_every=3)
     assert report.rows == {"train": 40, "validation": 5, "test": 7}
     assert report.tokens == {"train": 30 * 7 + 10 * 11, "validation": 5 * 5, "test": 7 * 6}  # word-level tokens
     assert (report.steps_per_epoch, report.total_steps, report.evaluations) == (3, 8, 3)  # evals at 3, 6, 8

@@ -5,7 +5,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.conftest import UNSLOTH_INSTALLED
-from workbench.engine import LabelScorer, LoRASpec, encode_prompts, label_token_ids, load_lora_model, select_backend
+from workbench.models.heads import LabelScorer, encode_prompts, label_token_ids
+from workbench.models.lora import LoRASpec, load_lora_model
+from workbench.models.backends import select_backend
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_model_dir
 
 
 def test_truncate_layers_keeps_the_first_layers_and_their_hidden_state(tiny_model_dir):
-    from workbench.engine import truncate_layers
+    from workbench.models.lora import truncate_layers
 
     full = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     short = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
@@ -137,7 +139,7 @@ def test_num_layers_truncates_before_lora(tiny_model_dir, backend):
 
 
 def test_mean_pooling_ignores_padding():
-    from workbench.engine import pool_hidden
+    from workbench.models.heads import pool_hidden
 
     hidden = torch.arange(2 * 3 * 2, dtype=torch.float32).reshape(2, 3, 2)  # (batch=2, seq_len=3, hidden=2)
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])

@@ -6,7 +6,7 @@ import torch
 
 from tests.conftest import build_tiny_bpe_model_dir
 from workbench.export import ExportError, compare, export_run
-from workbench.gguf_export import GGUFExportError, permute, write_llama_gguf
+from workbench.export.gguf import GGUFExportError, permute, write_llama_gguf
 
 PROMPTS = ["DNA: A C G T N\nClass:", "DNA: G G T A C\nClass:"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from workbench.metrics import classification_metrics, plot_confusion_matrix, plot_loss
+from workbench.evaluation.metrics import classification_metrics, plot_confusion_matrix, plot_loss
 
 
 def test_perfect_and_known_confusion():
@@ -33,7 +33,7 @@ def test_plots_are_pngs(tmp_path):
 
 
 def test_bootstrap_interval_brackets_the_point_estimate_and_narrows_with_more_rows():
-    from workbench.metrics import bootstrap_ci
+    from workbench.evaluation.metrics import bootstrap_ci
 
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 3, 600)
@@ -51,7 +51,7 @@ def test_bootstrap_interval_brackets_the_point_estimate_and_narrows_with_more_ro
 
 
 def test_regression_metrics_known_values(tmp_path):
-    from workbench.metrics import plot_scatter, regression_metrics
+    from workbench.evaluation.metrics import plot_scatter, regression_metrics
 
     y = [1.0, 2.0, 3.0, 4.0]
     perfect = regression_metrics(y, y)

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from workbench import quickstart
+from workbench.data import samples as quickstart
 
 
 def test_bundled_splice_loads_into_sqlite(tmp_path):
@@ -27,7 +27,7 @@ def test_corrupted_bundle_is_detected(monkeypatch):
 
 
 def test_gc_csv_is_deterministic_and_computed(tmp_path):
-    from workbench.quickstart import gc_content, write_gc_csv
+    from workbench.data.samples import gc_content, write_gc_csv
 
     assert gc_content("GGCCAT") == pytest.approx(4 / 6)
     n = write_gc_csv(tmp_path / "a.csv")

@@ -4,8 +4,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workbench.engine import encode_prompts
-from workbench.regression import RegressionScorer, TargetScaler, parse_targets, predict_standardised
+from workbench.models.heads import encode_prompts
+from workbench.models.regression_head import RegressionScorer, TargetScaler, predict_standardised
+from workbench.tasks.regression import parse_targets
 
 
 def test_scaler_standardises_with_train_statistics_and_inverts():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.sequences import SequenceError, apply_ambiguity_policy, check_sequence, format_prompt
+from workbench.data.sequences import SequenceError, apply_ambiguity_policy, check_sequence, format_prompt
 
 
 def test_check_sequence_normalises():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from workbench.config import ConfigError, task_type
-from workbench.sft_config import load_sft_config, validate_sft_config
+from workbench.config import load_sft_config, validate_sft_config
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = {"kind": "files", "path": "qa.jsonl"}

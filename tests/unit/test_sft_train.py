@@ -1,12 +1,19 @@
-"""Padding-free packing in the SFT loop (workbench.sft_train, workbench.chat_format.pack_batch), tiny chat Llama."""
+"""Padding-free packing in chat SFT (workbench.tasks.chat_loss, the SFT task's objective in the shared loop,
+workbench.models.chat_template.pack_batch), tiny chat Llama."""
+
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from tests.conftest import EXPECTED_BACKEND, UNSLOTH_INSTALLED, build_tiny_chat_tokenizer
-from workbench import sft_train
-from workbench.chat_format import IGNORE, encode_chat, pack_batch, pad_batch, to_conversation
-from workbench.engine import LoRASpec, load_lora_model
+from tests.conftest import EXPECTED_BACKEND, UNSLOTH_INSTALLED, build_tiny_chat_tokenizer, tiny_sft_config
+from workbench.config import validate_config
+from workbench.tasks import chat_loss as sft_train
+from workbench.models.chat_template import IGNORE, encode_chat, pack_batch, pad_batch
+from workbench.data.conversations import to_conversation
+from workbench.models.lora import LoRASpec, load_lora_model
+from workbench.tasks import Prepared, SFTTask
+from workbench.training import TrainOptions, train
 
 PAIRS = [("How many leave days ?", "28 days"), ("What is the VPN ?", "WireGuard"),
          ("And the Wi-Fi ?", "Kestrel-Guest"), ("Who approves leave ?", "your manager approves leave days"),
@@ -78,12 +85,17 @@ def test_training_with_packing_matches_padded_training(tiny_chat_model_dir, exam
     runs = {}
     for packing in (True, False):
         model = lora_model(tiny_chat_model_dir, EXPECTED_BACKEND)
-        result = sft_train.train_sft(model, examples, examples[:2], pad_id=0, epochs=3, learning_rate=1e-2,
-                                     batch_size=3, seed=0, log_every=1, progress=False, packing=packing)
+        config = validate_config(tiny_sft_config(tiny_chat_model_dir, "unused", packing=packing))
+        task = SFTTask(config)
+        data = Prepared(None, "", {}, {"train": examples, "validation": examples[:2], "test": []})
+        objective = task.objective(data, model, SimpleNamespace(pad_token_id=0), None, "cpu")
+        result = train(objective, TrainOptions(epochs=3, learning_rate=1e-2, batch_size=3, seed=0, log_every=1),
+                       progress=False)
         weights = {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
-        runs[packing] = (result, weights)
+        runs[packing] = (result, weights, task.packing_check)
     packed, padded = runs[True][0], runs[False][0]
-    assert packed.packing and not padded.packing and set(packed.packing_check) == {"packed", "padded"}
+    assert set(runs[True][2]) == {"packed", "padded"} and runs[False][2] == {}
+    assert packed.val_metric == "loss" and packed.best_step == 6
     assert packed.steps == padded.steps == 6 and packed.trained_tokens == padded.trained_tokens
     assert packed.tokens_seen == padded.tokens_seen == 3 * sum(len(ids) for ids, _ in examples)
     assert [s for s, _ in packed.loss_history] == [s for s, _ in padded.loss_history]

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from workbench.splits import SplitError, split_rows, stratified_split
+from workbench.data.splits import SplitError, split_rows, stratified_split
 
 
 def _data(n=300):
@@ -73,7 +73,7 @@ def _regression_data(n=400, seed=3):
 
 
 def test_regression_split_is_seeded_disjoint_and_quantile_stratified():
-    from workbench.splits import quantile_bins, split_regression
+    from workbench.data.splits import quantile_bins, split_regression
 
     seqs, ys = _regression_data()
     a, report = split_regression(seqs, ys, "drop", 0.1, 0.2, seed=4, bins=5)
@@ -91,7 +91,7 @@ def test_regression_split_is_seeded_disjoint_and_quantile_stratified():
 
 
 def test_regression_plain_shuffle_without_bins():
-    from workbench.splits import split_regression
+    from workbench.data.splits import split_regression
 
     seqs, ys = _regression_data(100)
     splits, report = split_regression(seqs, ys, "drop", 0.1, 0.2, seed=0, bins=0)
@@ -99,7 +99,7 @@ def test_regression_plain_shuffle_without_bins():
 
 
 def test_regression_duplicates_handled_as_for_classification():
-    from workbench.splits import split_regression
+    from workbench.data.splits import split_regression
 
     seqs, ys = _regression_data(60)
     seqs += [seqs[0], seqs[1]]      # exact repeat of row 0; row 1 repeated with another value
@@ -113,7 +113,7 @@ def test_regression_duplicates_handled_as_for_classification():
 
 
 def test_regression_too_few_rows_says_what_to_do():
-    from workbench.splits import split_regression
+    from workbench.data.splits import split_regression
 
     seqs, ys = _regression_data(12)
     with pytest.raises(SplitError, match="quantile_bins"):

@@ -1,12 +1,15 @@
-"""The training loop (workbench.trainer): evaluation cadence, early stopping, best weights, resume."""
+"""The training loop (workbench.training.loop): evaluation cadence, early stopping, best weights, resume."""
 
 import random
 
 import pytest
 import torch
 
-from workbench.engine import LabelScorer, LoRASpec, label_token_ids, load_lora_model, predict_proba
-from workbench.trainer import TrainOptions, schedule_steps, train
+from workbench.models.heads import LabelScorer, label_token_ids, predict_proba
+from workbench.models.lora import LoRASpec, load_lora_model
+from workbench.training.objective import TrainOptions, schedule_steps
+from workbench.tasks.sequence import prompt_objective
+from workbench.training.loop import train as train_objective
 
 WORDS = ["donor", "acceptor", "neither"]
 
@@ -21,6 +24,11 @@ def _data(n, seed=0):
     seqs = ["".join(rng.choice("ACGT") for _ in range(12)) for _ in range(n)]
     prompts = ["DNA : " + " ".join(s) + " Class :" for s in seqs]
     return prompts, torch.tensor([s.count("G") % 3 for s in seqs])
+
+
+def train(scorer, tok, prompts, y, loss_fn, validate, opts, **kwargs):
+    """The loop on a sequence task's objective (what the classification task hands it)."""
+    return train_objective(prompt_objective(scorer, tok, prompts, y, loss_fn, validate), opts, **kwargs)
 
 
 def _weights(scorer):
@@ -117,3 +125,23 @@ def test_checkpoint_of_another_model_is_refused(tiny_model_dir, tmp_path):
     with pytest.raises(ValueError, match="checkpoint directory"):
         train(other, tok, prompts, y, torch.nn.functional.cross_entropy, None,
               TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, save_every=2), progress=False)
+
+
+def test_a_minimised_score_keeps_the_lowest_evaluation(tiny_model_dir):
+    """Chat SFT's objective minimises the validation loss: the loop keeps the weights of the lowest score."""
+    scorer, tok = _scorer(tiny_model_dir)
+    prompts, y = _data(32)
+    scores, snapshots = iter([2.0, 1.0, 1.5, 3.0]), []
+
+    def validate():
+        snapshots.append(_weights(scorer))
+        return next(scores)
+
+    objective = prompt_objective(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate, "loss")
+    objective.maximize = False
+    result = train_objective(objective, TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1),
+                             progress=False)
+    assert result.val_history == [(1, 2.0), (2, 1.0), (3, 1.5), (4, 3.0)]
+    assert result.best_step == 2 and result.best_val_score == 1.0 and result.val_metric == "loss"
+    for name, value in _weights(scorer).items():
+        assert torch.equal(value, snapshots[1][name]), name

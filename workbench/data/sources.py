@@ -1,0 +1,94 @@
+"""The bridge to ``data_connectors``: read a run's source and validate its rows before any task sees them.
+
+Sequence tasks read ``(sequence, label)`` rows and pass every sequence through the IUPAC policy and the
+alphabet/length check; chat SFT reads free-text (prompt, response) or messages rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import data_connectors as dc
+
+from .sequences import PolicyReport, apply_ambiguity_policy, check_sequence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SequenceRows:
+    """A sequence source's rows after validation.
+
+    Attributes:
+        sequences: Normalised sequences (upper case, no whitespace), shape ``(rows,)``.
+        labels: The label column's values for the same rows, as read (strings), shape ``(rows,)``.
+        lineage: The connector's lineage record.
+        ambiguity: What the IUPAC ambiguity policy did.
+    """
+
+    sequences: list[str]
+    labels: list
+    lineage: dc.Lineage
+    ambiguity: PolicyReport
+
+
+def read_sequence_source(config):
+    """Reads a sequence run's source through ``data_connectors``.
+
+    Args:
+        config: A :class:`~workbench.config.sequence.RunConfig`.
+
+    Returns:
+        ``(dataset, lineage)``; see :func:`data_connectors.read_source`.
+
+    Raises:
+        data_connectors.ConnectorError: The source cannot be read or lacks the mapped columns.
+    """
+    return dc.read_source(config.source, sequence_mapping(config))
+
+
+def read_sequences(config) -> SequenceRows:
+    """Reads a sequence run's source and validates every sequence (IUPAC policy, alphabet, length).
+
+    Raises:
+        data_connectors.ConnectorError: The source cannot be read or does not fit the mapping.
+        workbench.data.sequences.SequenceError: A sequence is invalid (or ambiguous under ``reject``).
+    """
+    dataset, lineage = read_sequence_source(config)
+    log.info("read %d rows from %s", lineage.rows, lineage.location)
+    raw_seqs, raw_labels = dataset["sequence"], dataset["label"]
+    kept, ambiguity = apply_ambiguity_policy(raw_seqs, config.data.ambiguous, config.data.max_length)
+    seqs = [check_sequence(raw_seqs[i], config.data.max_length) for i in kept]
+    return SequenceRows(seqs, [raw_labels[i] for i in kept], lineage, ambiguity)
+
+
+def read_chat_source(config):
+    """Reads a chat SFT run's source through ``data_connectors`` as free text.
+
+    The prompt column arrives as ``sequence`` and the response as ``label`` (a messages column as
+    both); ``columns.kind`` is carried along as a kept column.
+
+    Args:
+        config: A :class:`~workbench.config.sft.SFTConfig`.
+
+    Returns:
+        ``(dataset, lineage)``; see :func:`data_connectors.read_source`.
+    """
+    cols = config.columns
+    source = config.source
+    if cols.kind and cols.kind not in source.keep_columns:
+        source = source.model_copy(update={"keep_columns": [*source.keep_columns, cols.kind]})
+    return dc.read_source(source, chat_mapping(config))
+
+
+def chat_mapping(config) -> dc.ColumnMapping:
+    """The free-text column mapping of an SFT config: (prompt, response), or the messages column twice."""
+    cols = config.columns
+    return (dc.ColumnMapping(cols.messages, cols.messages, text=True) if cols.messages
+            else dc.ColumnMapping(cols.prompt, cols.response, text=True))
+
+
+def sequence_mapping(config) -> dc.ColumnMapping:
+    """The (sequence, label) column mapping of a sequence config."""
+    return dc.ColumnMapping(config.columns.sequence, config.columns.label)

@@ -1,0 +1,2 @@
+"""Evaluation: metrics with bootstrap intervals and their plots (:mod:`.metrics`), classical baselines
+(:mod:`.baselines`)."""

@@ -1,0 +1,116 @@
+"""The one pipeline every task runs through: connect -> validate -> split -> load the base model -> train ->
+evaluate -> write the run directory.
+
+One typed function, :func:`setup`, that the CLI, the notebooks and the tests all call. What differs per
+task type comes from its :class:`~workbench.tasks.base.Task` (chosen by ``task.type`` from
+:data:`workbench.tasks.TASKS`); this module never branches on the task type.
+
+Run as::
+
+    workbench run configs/splice.yaml [--resume] [--dry-run]
+    workbench run configs/chat_sft.yaml
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .models.backends import device_name, resolve_precision, seed_everything, select_backend, set_threads
+from .runs.partial import check_partial, partial_dir
+from .runs.provenance import package_versions, saved_config
+from .runs.run_dir import staged_run_dir
+from .runs.writer import RunRecord, write_common
+from .tasks import LazyModel, get_task
+from .training.dryrun import DryRunReport, estimate
+from .training.loop import train
+from .training.objective import TrainOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Where a run went and how it scored.
+
+    Attributes:
+        run_dir: The completed run directory.
+        metrics: Test-split metrics of the fine-tuned model (chat SFT: ``{"base": ..., "tuned": ...}``).
+        baselines: Test-split metrics per baseline (chat SFT: ``{"base": ...}``, the adapter disabled).
+        seconds: Wall time of the whole recipe, in seconds.
+        task_type: The config's ``task.type``.
+    """
+
+    run_dir: Path
+    metrics: dict
+    baselines: dict
+    seconds: float
+    task_type: str
+
+
+def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = False) -> RunResult | DryRunReport:
+    """Runs the whole recipe for any task type and writes a complete run directory atomically.
+
+    Args:
+        config: A validated run config (see :func:`workbench.config.load_config`).
+        progress: Show progress bars.
+        resume: Continue from the newest checkpoint in ``<output_dir>/<name>.partial/checkpoints``
+            (written with ``train.save_every``); starts from step 0 if there is none.
+        dry_run: Read, split and load the model, measure one training step, and return a
+            :class:`~workbench.training.dryrun.DryRunReport` without training or writing anything.
+
+    Returns:
+        A :class:`RunResult`, or a :class:`~workbench.training.dryrun.DryRunReport` with ``dry_run``.
+
+    Raises:
+        data_connectors.ConnectorError: The source cannot be read or does not fit the mapping.
+        workbench.data.sequences.SequenceError: A sequence is invalid (or ambiguous under ``reject``).
+        workbench.data.conversations.FormatError: A chat row cannot be formatted, or no chat template exists.
+        workbench.data.splits.SplitError: Too few rows or labels to split.
+        workbench.models.base_model.BaseModelError: The base model cannot be found.
+        ValueError: Checkpoints of another run are in the way, or ``resume`` meets a changed config.
+    """
+    from .models.lora import LoRASpec, load_lora_model
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    task = get_task(config.task.type)(config)
+    tcfg = config.train
+    backend, reason = select_backend(tcfg.backend)  # before transformers is imported (Unsloth patches it)
+    threads = set_threads(tcfg.threads)
+    seed_everything(tcfg.seed)
+    model = LazyModel(config.model.base_model, lambda base: load_lora_model(
+        base.path, LoRASpec(**config.lora.model_dump()), backend, tcfg.seed, task.max_seq_length(),
+        num_layers=getattr(config.model, "num_layers", 0)))
+    data = task.prepare(model)
+    partial = None if dry_run else partial_dir(config.output_dir, config.name)
+    if partial is not None:
+        check_partial(partial, saved_config(config), data.fingerprint, resume, tcfg.save_every)
+    peft_model, tokenizer = model.get()
+    autocast = resolve_precision(tcfg.precision)
+    objective = task.objective(data, peft_model, tokenizer, autocast, device_name())
+    if dry_run:
+        report = estimate(objective, batch_size=tcfg.batch_size, epochs=tcfg.epochs, eval_every=tcfg.eval_every)
+        log.info("dry run finished in %.0f s; nothing written", time.perf_counter() - start)
+        return report
+
+    baselines = task.baselines(data)
+    checkpoints = partial / "checkpoints" if (tcfg.save_every or resume) else None
+    result = train(objective, TrainOptions.from_config(tcfg, task.log_every), checkpoint_dir=checkpoints,
+                   resume=resume, progress=progress)
+    metrics = task.evaluate(data, progress)
+    runtime = {"backend": backend, "backend_reason": reason, "device": device_name(), "threads": threads,
+               "precision": "bf16" if autocast is not None else "fp32", "model_load_seconds": model.seconds}
+    record = RunRecord(config, data, model.base, peft_model, tokenizer, result, metrics, baselines, runtime,
+                       package_versions(), saved_config(config), start, cpu_start)
+    final = Path(config.output_dir or paths.runs_dir()) / config.name
+    with staged_run_dir(final) as stage:
+        write_common(stage, record)
+        task.write(stage, record)
+    shutil.rmtree(partial, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    log.info("run directory %s complete in %.0f s", final, seconds)
+    return RunResult(final, metrics, baselines, seconds, config.task.type)

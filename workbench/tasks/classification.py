@@ -1,0 +1,161 @@
+"""Sequence classification: label words scored through the restricted LM head (or a linear head).
+
+Run as::
+
+    workbench run configs/splice.yaml [--resume] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..runs.card import fmt
+from .sequence import SequenceTask, prompt_objective
+
+
+class ClassificationTask(SequenceTask):
+    """``task.type: classification``: cross-entropy on the label logits; validation accuracy keeps the weights.
+
+    Baselines: k-mer and position-wise one-hot logistic regression and the majority class. Exportable as
+    adapter, merged weights and GGUF when ``task.classifier`` is ``lm_head``.
+    """
+
+    type = "classification"
+    demo_builder = "build_classification_demo"
+    run_files = ("predictions.csv", "confusion_matrix.png")
+
+    def split(self, sequences: list[str], labels: list):
+        from ..data.splits import split_rows
+
+        d = self.config.data
+        splits, report = split_rows(sequences, labels, d.duplicates, d.val_fraction, d.test_fraction, d.seed)
+        names = sorted(set(labels))
+        unknown = sorted(set(self.config.task.label_words) - set(names))
+        if unknown:
+            raise ValueError(f"task.label_words names labels {unknown} that are not in the data (labels: {names}).")
+        part = {name: ([sequences[i] for i in ix], [names.index(labels[i]) for i in ix]) for name, ix in splits.items()}
+        return part, splits, report, {"labels": names}
+
+    def objective(self, data, model, tokenizer, autocast, device: str):
+        from ..models.heads import LabelScorer, label_token_ids, predict_proba
+
+        self.tokenizer = tokenizer
+        self.labels = data.extra["labels"]
+        self.words = [self.config.task.label_words.get(y, y) for y in self.labels]
+        self.scorer = LabelScorer(model, label_token_ids(tokenizer, self.words), autocast,
+                                  pooling=self.config.task.pooling, classifier=self.config.task.classifier)
+        self.scorer.to(device)
+        val_prompts, y_val = self.prompts["validation"], torch.tensor(data.part["validation"][1], dtype=torch.long)
+
+        def validate() -> float:
+            return (predict_proba(self.scorer, tokenizer, val_prompts).argmax(-1) == y_val).float().mean().item()
+
+        targets = torch.tensor(data.part["train"][1], dtype=torch.long)
+        return prompt_objective(self.scorer, tokenizer, self.prompts["train"], targets,
+                                torch.nn.functional.cross_entropy, validate if val_prompts else None, "accuracy",
+                                self.prompts)
+
+    def baselines(self, data) -> dict:
+        from ..evaluation.baselines import run_baselines
+
+        return run_baselines(*data.part["train"], *data.part["test"], data.extra["labels"])
+
+    def evaluate(self, data, progress: bool) -> dict:
+        from ..evaluation.metrics import classification_metrics
+        from ..models.heads import predict_proba
+
+        start = time.perf_counter()
+        self.proba = predict_proba(self.scorer, self.tokenizer, self.prompts["test"], progress=progress).numpy()
+        self.pred = self.proba.argmax(1).tolist()
+        metrics = classification_metrics(data.part["test"][1], self.pred, self.labels, self.proba)
+        self.eval_seconds = time.perf_counter() - start
+        return metrics
+
+    def write(self, stage: Path, record) -> None:
+        import pandas as pd
+
+        from ..evaluation.metrics import plot_confusion_matrix, plot_loss
+        from ..models.heads import CLASSIFIER_HEAD_FILE
+
+        labels, test, metrics = self.labels, record.data.part["test"], record.metrics
+        examples, counts = [], {i: 0 for i in range(len(labels))}
+        for seq, y in zip(*test):
+            if counts[y] < 2:
+                examples.append({"sequence": seq, "label": labels[y]})
+                counts[y] += 1
+        frame = pd.DataFrame({"sequence": test[0], "label": [labels[i] for i in test[1]],
+                              "predicted": [labels[i] for i in self.pred]})
+        for j, name in enumerate(labels):
+            frame[f"p_{name}"] = self.proba[:, j].round(6)
+        frame.to_csv(stage / "predictions.csv", index=False)
+        plot_confusion_matrix(metrics["confusion_matrix"], labels, stage / "confusion_matrix.png",
+                              f"{self.config.name}: test split (n={metrics['n']})")
+        plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png")
+        task = {"labels": labels, "label_words": self.words, "label_token_ids": self.scorer.label_ids.tolist(),
+                "classifier": self.scorer.classifier, "examples": examples}
+        if self.scorer.classifier == "linear":
+            self.scorer.save_head(stage / CLASSIFIER_HEAD_FILE)
+            task["head_file"] = CLASSIFIER_HEAD_FILE
+        card_fields = {"labels": labels, "label_words": self.words,
+                       "what": f"DNA sequence classification ({', '.join(labels)})", "split_how": "stratified by label",
+                       "head": f"label words {self.words}"}
+        self.write_sequence_run(stage, record, task, card_fields, results_section, self.eval_seconds,
+                                best_val_accuracy=record.result.best_val_score)
+
+    @staticmethod
+    def summary(result) -> str:
+        m, b = result.metrics, result.baselines
+        return (f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+                f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, "
+                f"k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
+
+    @staticmethod
+    def export_refusal(task: dict) -> str | None:
+        if task.get("classifier", "lm_head") != "lm_head":
+            return (f"it was trained with task.classifier={task['classifier']}: its classifier layer is not part of "
+                    "the LM weights, so merged/GGUF/adapter exports would lose it. Use the run directory, or retrain "
+                    "with task.classifier: lm_head to export.")
+        return None
+
+
+def results_section(info: dict[str, Any]) -> str:
+    """The model card's test-split results: this model beside the baselines, intervals, per-class figures."""
+    m, base = info["metrics"], info["base_model"]
+    rows = [("this model (LoRA, " + base["name"] + ")", m)] + [(k, v) for k, v in info["baselines"].items()]
+    table = "\n".join(
+        f"| {name} | {fmt(v['accuracy'])} | {fmt(v['macro_f1'])} | {fmt(v['mcc'])} | {fmt(v.get('auroc', '–'))} |"
+        for name, v in rows)
+    published = ""
+    if info.get("published"):
+        pub = info["published"]
+        published = (f"\n\nPublished results on the same data (different split; {pub['source']}):\n\n"
+                     "| method | test accuracy |\n|---|---|\n"
+                     + "\n".join(f"| {k} | {v:.3f} |" for k, v in pub["test_accuracy"].items()))
+    per_class = "\n".join(
+        f"| {k} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |"
+        for k, v in m["per_class"].items())
+    ci = m.get("ci95") or {}
+    ci = (f"\nThis model's 95 % bootstrap intervals (test rows resampled 1,000 times; split uncertainty only): "
+          f"accuracy [{ci['accuracy'][0]:.4f}, {ci['accuracy'][1]:.4f}], MCC [{ci['mcc'][0]:.4f}, {ci['mcc'][1]:.4f}].\n"
+          if ci else "")
+    return f"""## Test-split results (n = {m['n']}; never used for model selection)
+
+| model | accuracy | macro-F1 | MCC | AUROC |
+|---|---|---|---|---|
+{table}
+{ci}{published}
+
+Per class (this model):
+
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+![confusion matrix](confusion_matrix.png)
+"""
+
+

@@ -1,0 +1,162 @@
+"""The one optimisation loop every task trains through: AdamW, linear warm-up and decay, clipping,
+best-on-validation, early stopping and resumable checkpoints.
+
+The loop is task-agnostic: a task hands it an :class:`Objective` (the module whose ``requires_grad``
+parameters train, the loss of a batch of training-row indices, and a validation score). The validation split
+is scored every ``eval_every`` steps (default: each epoch) and at the end; the best-scoring trainable weights
+are kept (highest, or lowest where the objective minimises, e.g. chat SFT's validation loss). The test split
+is never seen here.
+
+Determinism: the batch order comes from a generator seeded with ``seed``; with
+``save_every`` the loop writes checkpoints (see :mod:`workbench.training.checkpoints`) from which a
+``resume`` continues with the same weights, optimiser, scheduler, RNG states and batch order,
+so an interrupted and resumed run ends with the same adapter as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from . import checkpoints as ckpt
+from .objective import Objective, TrainOptions, TrainResult, schedule_steps
+
+log = logging.getLogger(__name__)
+_RESUMED = ("loss_history", "val_history", "val_seconds", "best_step", "best_val_score", "tokens_seen",
+            "trained_tokens")
+def _better(score: float, best: float | None, maximize: bool = True) -> bool:
+    """True if ``score`` beats ``best`` (NaN counts as the worst score)."""
+    if best is None:
+        return True
+    as_num = lambda x: -math.inf if math.isnan(x) else (x if maximize else -x)  # noqa: E731
+    return as_num(score) > as_num(best)
+
+
+def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path | None = None,
+          resume: bool = False, progress: bool = True) -> TrainResult:
+    """Trains the ``requires_grad`` parameters of ``objective.module``.
+
+    Args:
+        objective: The module, the batch loss and the validation score (see :class:`Objective`).
+        options: Loop settings.
+        checkpoint_dir: Where checkpoints go (needed for ``options.save_every`` and ``resume``).
+        resume: Continue from the newest checkpoint in ``checkpoint_dir`` (from step 0 if there is none).
+        progress: Show a tqdm bar.
+
+    Returns:
+        A :class:`TrainResult`; ``objective.module`` holds the best weights on return.
+
+    Raises:
+        ValueError: If ``save_every``/``resume`` is set without ``checkpoint_dir``, or a checkpoint does
+            not fit the model (different trainable parameters).
+    """
+    from tqdm.auto import tqdm
+
+    if (options.save_every or resume) and checkpoint_dir is None:
+        raise ValueError("train.save_every and resume need a checkpoint directory.")
+    named = {n: p for n, p in objective.module.named_parameters() if p.requires_grad}
+    params = list(named.values())
+    result = TrainResult(trainable_parameters=sum(p.numel() for p in params), val_metric=objective.val_metric)
+    validate, val_metric = objective.validate, objective.val_metric
+    steps_per_epoch, total = schedule_steps(objective.n_train, options.batch_size, options.epochs)
+    result.planned_steps = total
+    warmup = int(options.warmup_ratio * total)
+    eval_every = options.eval_every or steps_per_epoch
+    optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    generator = torch.Generator().manual_seed(options.seed)
+    loop = {"step": 0, "order": None, "bad_evals": 0, "window": [], "best_score": None, "last_eval": -1}
+    best_state: dict[str, torch.Tensor] | None = None
+
+    latest = ckpt.latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None
+    if resume and latest is None:
+        log.warning("resume requested but no checkpoint in %s: training from step 0", checkpoint_dir)
+    if latest is not None:
+        trainable, best_state, state = ckpt.load_checkpoint(latest)
+        if set(trainable) != set(named):
+            raise ValueError(f"checkpoint {latest} does not fit this model (different trainable parameters); "
+                             "it was written by another config. Delete it or run without --resume.")
+        with torch.no_grad():
+            for name, p in named.items():
+                p.copy_(trainable[name])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        ckpt.set_rng_state(state["rng"])
+        loop = state["loop"]
+        for key in _RESUMED:
+            setattr(result, key, state["result"].get(key, getattr(result, key)))
+        result.resumed_from_step = loop["step"]
+        log.info("resumed from %s (step %d of %d)", latest, loop["step"], total)
+
+    def evaluate(step: int) -> None:
+        nonlocal best_state
+        loop["last_eval"] = step
+        if validate is None:
+            return
+        score = float(validate())
+        result.val_history.append((step, score))
+        result.val_seconds.append(elapsed_before + time.perf_counter() - start)
+        log.info("step %d: validation %s %.4f", step, val_metric, score)
+        if _better(score, loop["best_score"], objective.maximize):
+            loop["best_score"], loop["bad_evals"] = score, 0
+            result.best_val_score, result.best_step = score, step
+            best_state = {n: p.detach().clone() for n, p in named.items()}
+        else:
+            loop["bad_evals"] += 1
+
+    def save(step: int) -> None:
+        state = {"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
+                 "generator": generator.get_state(), "rng": ckpt.rng_state(), "loop": loop,
+                 "result": {k: v for k, v in asdict(result).items() if k in _RESUMED}}
+        ckpt.save_checkpoint(checkpoint_dir, step, named, best_state, state)
+
+    objective.module.train()
+    elapsed_before = result.val_seconds[-1] if result.val_seconds else 0.0
+    start = time.perf_counter()
+    bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not progress)
+    while loop["step"] < total and not result.stopped_early:
+        pos = loop["step"] % steps_per_epoch
+        if pos == 0:
+            loop["order"] = torch.randperm(objective.n_train, generator=generator)
+        idx = loop["order"][pos * options.batch_size:(pos + 1) * options.batch_size].tolist()
+        loss, tokens, trained = objective.batch_loss(idx)
+        result.tokens_seen += tokens
+        result.trained_tokens += trained
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, options.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        loop["step"] += 1
+        step = loop["step"]
+        loop["window"].append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(loop['window']) / len(loop['window']):.3f}")
+        if step % options.log_every == 0 or step == total:
+            result.loss_history.append((step, sum(loop["window"]) / len(loop["window"])))
+            loop["window"] = []
+        if step % eval_every == 0 and step < total:
+            evaluate(step)
+            if options.patience and loop["bad_evals"] >= options.patience:
+                result.stopped_early = True
+                log.info("early stopping at step %d: no better validation %s in %d evaluations",
+                         step, val_metric, options.patience)
+        if options.save_every and step % options.save_every == 0 and step < total and not result.stopped_early:
+            save(step)
+    bar.close()
+    if loop["last_eval"] != loop["step"]:
+        evaluate(loop["step"])
+    if best_state is not None:
+        with torch.no_grad():
+            for name, p in named.items():
+                p.copy_(best_state[name])
+    result.steps = loop["step"]
+    result.seconds = time.perf_counter() - start
+    return result

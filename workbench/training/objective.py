@@ -1,0 +1,112 @@
+"""What the training loop is handed and what it returns: the task's objective, the loop settings, the result.
+
+A task builds an :class:`Objective` (its model, the loss of a batch of training-row indices, its validation
+score); :func:`workbench.training.loop.train` optimises it with :class:`TrainOptions` from the run config
+and returns a :class:`TrainResult`, which goes into ``metrics.json`` and the model card.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+BatchLoss = tuple[torch.Tensor, int, int]  # (scalar loss, tokens in the forward pass, tokens that carry a loss)
+
+
+@dataclass
+class Objective:
+    """What a task asks the loop to optimise.
+
+    Attributes:
+        module: The model; its ``requires_grad`` parameters train (LoRA weights, a head).
+        n_train: Training rows; the loop draws batches of their indices.
+        batch_loss: Row indices ``(batch,)`` -> :data:`BatchLoss`; the loss is a differentiable scalar.
+        validate: Returns the validation score, or ``None`` for no validation.
+        val_metric: Name of the score, for logs and the result (``accuracy``, ``spearman``, ``loss``).
+        maximize: True if a higher score is better; False for a loss.
+        token_counts: Returns the token count of every row per split (``{"train": [...], "validation": [...],
+            "test": [...]}``), for the dry run.
+        eval_forward: One no-grad forward over a validation batch of 64 rows, for the dry run's timing.
+    """
+
+    module: torch.nn.Module
+    n_train: int
+    batch_loss: Callable[[list[int]], BatchLoss]
+    validate: Callable[[], float] | None = None
+    val_metric: str = "accuracy"
+    maximize: bool = True
+    token_counts: Callable[[], dict[str, list[int]]] = dict
+    eval_forward: Callable[[], None] | None = None
+
+
+@dataclass
+class TrainOptions:
+    """Loop settings (see ``TrainConfig`` for each field's meaning)."""
+
+    epochs: float
+    learning_rate: float
+    batch_size: int
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 0
+    patience: int = 0
+    save_every: int = 0
+
+    @classmethod
+    def from_config(cls, train, log_every: int = 10) -> "TrainOptions":
+        """The loop settings of a run config's ``train`` group (any task's)."""
+        return cls(epochs=train.epochs, learning_rate=train.learning_rate, batch_size=train.batch_size,
+                   warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay,
+                   max_grad_norm=train.max_grad_norm, seed=train.seed, log_every=log_every,
+                   eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every)
+
+
+@dataclass
+class TrainResult:
+    """What training did.
+
+    Attributes:
+        steps: Optimiser steps taken (fewer than planned if stopped early).
+        planned_steps: Steps the schedule was built for.
+        seconds: Wall time of the loop in this process, in seconds (validation included).
+        loss_history: Mean training loss per logging window, ``[(step, loss), ...]``.
+        val_metric: Name of the validation score (``accuracy``, ``spearman`` or ``loss``).
+        val_history: Validation score after each evaluation, ``[(step, score), ...]``.
+        val_seconds: Training-loop wall time at each evaluation, in seconds, aligned with ``val_history``
+            (the evaluation itself included; a resumed run continues from the checkpoint's figure).
+        best_step: Step whose trainable weights were kept.
+        best_val_score: Validation score at ``best_step`` (the best one: highest, or lowest for a loss).
+        stopped_early: True if early stopping ended the loop.
+        resumed_from_step: Checkpoint step this process resumed from, or ``None``.
+        trainable_parameters: Parameters updated by the optimiser.
+        tokens_seen: Tokens processed in training forward passes (padding excluded).
+        trained_tokens: Of those, tokens that carry a loss (chat SFT: assistant tokens; 0 for sequence tasks,
+            whose loss is on the pooled prompt).
+    """
+
+    steps: int = 0
+    planned_steps: int = 0
+    seconds: float = 0.0
+    loss_history: list[tuple[int, float]] = field(default_factory=list)
+    val_metric: str = "accuracy"
+    val_history: list[tuple[int, float]] = field(default_factory=list)
+    val_seconds: list[float] = field(default_factory=list)
+    best_step: int = 0
+    best_val_score: float = float("nan")
+    stopped_early: bool = False
+    resumed_from_step: int | None = None
+    trainable_parameters: int = 0
+    tokens_seen: int = 0
+    trained_tokens: int = 0
+
+
+def schedule_steps(n_train: int, batch_size: int, epochs: float) -> tuple[int, int]:
+    """Returns ``(steps_per_epoch, total_steps)`` for a training split of ``n_train`` prompts."""
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    return steps_per_epoch, max(1, math.ceil(epochs * steps_per_epoch))
