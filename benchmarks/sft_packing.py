@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_once(packing: bool, overrides: dict, out: Path) -> dict:
     """Trains one chat SFT run; returns its figures (seconds, tokens/s, losses)."""
-    from workbench.tasks.sft import setup
+    from workbench import setup
     from workbench.config import load_sft_config
 
     name = f"bench-packing-{'on' if packing else 'off'}"

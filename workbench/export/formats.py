@@ -34,7 +34,7 @@ import torch
 from ..data.sequences import check_sequence, format_prompt
 from ..models.base_model import resolve_base_model
 from ..models.heads import LabelScorer, predict_proba
-from ..runs import run_dir as artifacts
+from ..runs.run_dir import staged_run_dir, write_json
 from ..serving.predictor import Predictor
 from ..tasks import get_task
 
@@ -178,12 +178,12 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     final = Path(out) if out else run_dir / "exports" / fmt
     info = {"format": fmt, "dtype": None if fmt == "adapter" else dtype, "run_dir": str(run_dir.resolve()),
             "base_model": task["base_model"], "labels": task["labels"]}
-    with artifacts.staged_run_dir(final) as stage:
+    with staged_run_dir(final) as stage:
         if fmt == "adapter":
             shutil.copytree(run_dir / "adapter", stage / "adapter")
             shutil.copytree(run_dir / "tokenizer", stage / "tokenizer")
             _copy_common(run_dir, stage)
-            artifacts.write_json(stage / "export.json", info)
+            write_json(stage / "export.json", info)
             exported = _reload_probs(stage, prompts)
             check = compare(reference, exported, TOLERANCE["copy"])
         else:
@@ -192,7 +192,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
                 merged.to(DTYPES[dtype]).save_pretrained(stage)
                 predictor.tokenizer.save_pretrained(stage)
                 _copy_common(run_dir, stage)
-                artifacts.write_json(stage / "export.json", info)
+                write_json(stage / "export.json", info)
                 exported = _reload_probs(stage, prompts)
                 check = compare(reference, exported, TOLERANCE[dtype])
             else:
@@ -213,7 +213,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
                 check["passed"] = check["passed"] and same_ids
         info["check"] = check
         info["seconds"] = time.perf_counter() - start
-        artifacts.write_json(stage / "export.json", info)
+        write_json(stage / "export.json", info)
         if not check["passed"]:
             raise ExportError(
                 f"the {fmt} export does not reproduce the adapter (max |dp| {check['max_abs_prob_diff']:.2e} vs "

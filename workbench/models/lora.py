@@ -13,7 +13,7 @@ import torch
 
 @dataclass
 class LoRASpec:
-    """The adapter settings the engine needs (a subset of ``LoRAConfig``)."""
+    """The adapter settings :func:`load_lora_model` needs (a subset of ``LoRAConfig``)."""
 
     r: int
     lora_alpha: int
