@@ -1,0 +1,77 @@
+"""The model card (``README.md``) of a run: the sections every task shares, and the sequence tasks' frame.
+
+A task supplies what differs (what the adapter does, its results section); the chat SFT task renders its own
+body around the same shared sections (:mod:`workbench.tasks.sft_card`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A float with ``digits`` decimals; anything else as ``str``."""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def base_model_section(base: dict[str, Any], *extra_lines: str) -> str:
+    """The ``## Base model`` section: name, kind, sha256, source, then ``extra_lines`` (each a Markdown bullet)."""
+    lines = [f"- {base['name']} ({base['source_kind']}), sha256 `{base['sha256']}`", f"- source: `{base['source']}`"
+             + (f"; {extra_lines[0]}" if extra_lines else ""), *extra_lines[1:]]
+    return "## Base model\n" + "\n".join(lines) + "\n"
+
+
+def software_section(versions: dict[str, str]) -> str:
+    """The ``## Software`` section: every recorded package version on one line."""
+    return "## Software\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n"
+
+
+def model_card(info: dict[str, Any]) -> str:
+    """Renders a sequence run's model card (``README.md``) as Markdown; the task supplies its own parts.
+
+    Args:
+        info: Keys ``name``, ``date``, ``task_type`` (``classification`` if absent), ``base_model`` (dict),
+            ``lineage`` (dict), ``data_report``, ``config`` (dict), ``training`` (dict), ``versions``
+            (name -> version), ``citation`` (str or None), and from the task: ``what`` (what the adapter does),
+            ``split_how`` (how the split was stratified), ``head`` (the prompt's head/label words) and
+            ``results`` (the Markdown of the test-split results section).
+
+    Returns:
+        Markdown text.
+    """
+    base, lin, cfg, tr = info["base_model"], info["lineage"], info["config"], info["training"]
+    lora, train = cfg["lora"], cfg["train"]
+    dr = info["data_report"]
+    what, split_how, head, results = info["what"], info["split_how"], info["head"], info["results"]
+    stop = (f"; stopped early (patience {train['early_stopping_patience']} evaluations)" if tr.get("stopped_early")
+            else "")
+    resumed = f"; resumed from the checkpoint at step {tr['resumed_from_step']}" if tr.get("resumed_from_step") else ""
+    return f"""# {info['name']}
+
+A LoRA adapter for {what}, trained with the private
+fine-tuning workbench on {info['date']}.
+
+{base_model_section(base)}
+## Data
+- connector: `{lin['kind']}` at `{lin['location']}`
+- query: `{lin['query'] or '–'}`
+- rows read: {lin['rows']} (columns {lin['columns']}); fingerprint sha256 `{lin['fingerprint']}`
+- IUPAC ambiguity policy `{dr['ambiguity']['policy']}`: {dr['ambiguity']['rows_with_ambiguous']} rows had codes
+  {dr['ambiguity']['codes']}, {dr['ambiguity']['rows_dropped']} dropped
+- duplicates policy `{dr['split']['policy']}`: {dr['split']['duplicate_rows_dropped']} repeated rows and
+  {dr['split']['conflicting_sequences_dropped']} conflicting sequences dropped; sequences in more than one split:
+  {dr['split']['cross_split_duplicates']}
+- split sizes {dr['split']['sizes']} ({split_how}, seed {cfg['data']['seed']}); fingerprint of rows used `{dr['rows_used_fingerprint']}`
+{('- ' + info['citation']) if info.get('citation') else ''}
+
+## Training
+- backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}
+- LoRA r={lora['r']}, lora_alpha={lora['lora_alpha']}, dropout {lora['lora_dropout']}, modules {lora['target_modules']},
+  layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
+- {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
+  seed {train['seed']}; {tr['steps']} of {tr['planned_steps']} planned steps in {tr['seconds']:.0f} s{stop}{resumed};
+  best validation {tr['val_metric']} {tr['best_val_score']:.4f} at step {tr['best_step']} (weights kept from that step)
+- prompt: spaced={cfg['task']['spaced']}, template `{cfg['task']['prompt']!r}`, {head}
+
+{results}
+{software_section(info["versions"])}"""
