@@ -5,6 +5,7 @@ Run as::
     workbench quickstart                 # bundled data -> SQLite -> train -> evaluate -> demo
     workbench run configs/splice.yaml    # any run config
     workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT task (workbench.tasks.sft)
+    workbench run configs/splice.yaml --nproc 2   # data-parallel over 2 processes (torchrun underneath)
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
     workbench export RUN_DIR --format merged
@@ -62,12 +63,17 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/);
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its latest checkpoint "
                                     "(<output_dir>/<name>.partial/checkpoints, written with train.save_every)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Read, split, load the model and time one training "
-                                     "step; print sizes, steps, memory and time estimates; write nothing.")) -> None:
+                                     "step; print sizes, steps, memory and time estimates; write nothing."),
+        nproc: int = typer.Option(1, "--nproc", min=1, help="Data-parallel worker processes on this machine "
+                                  "(1 = one process; N > 1 starts N through torchrun; train.batch_size stays the "
+                                  "global batch).")) -> None:
     """Connect -> split -> train -> evaluate -> save a run directory (printed at the end), for any task type."""
     _logging()
     from .config import ConfigError, load_config
     from .pipeline import setup
     from .tasks import get_task
+    from . import paths
+    from .training import distributed as dist
 
     try:
         cfg = load_config(config, _parse_overrides(set_))
@@ -75,10 +81,28 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/);
         _fail(exc)
     if resume and dry_run:
         _fail(ValueError("--resume and --dry-run exclude each other."))
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        if dry_run:
+            _fail(ValueError("a dry run measures one process: run it without --nproc."))
+        args = ["run", str(config), *[a for item in set_ for a in ("--set", item)], *(["--resume"] if resume else [])]
+        code = dist.launch(nproc, args)
+        if code:
+            typer.secho(f"error: the {nproc}-process run failed (torchrun exit status {code}); the failing rank's "
+                        "error is above and the other ranks were stopped. Checkpoints already written (train."
+                        f"save_every) are kept: continue with `workbench run {config} --nproc {nproc} --resume`.",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=code)
+        if serve_after:
+            get_task(cfg.task.type).serve(Path(cfg.output_dir or paths.runs_dir()) / cfg.name, cfg.serve.host, port)
+        return
     try:
         result = setup(cfg, resume=resume, dry_run=dry_run)
     except (ValueError, RuntimeError) as exc:
         _fail(exc)
+    finally:
+        dist.shutdown()
+    if not dist.is_main():
+        return
     if dry_run:
         typer.echo(result.text())
         return

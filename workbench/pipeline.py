@@ -9,11 +9,13 @@ Run as::
 
     workbench run configs/splice.yaml [--resume] [--dry-run]
     workbench run configs/chat_sft.yaml
+    workbench run configs/splice.yaml --nproc 2     # data-parallel (see workbench/training/distributed.py)
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from .runs.provenance import package_versions, saved_config
 from .runs.run_dir import staged_run_dir
 from .runs.writer import RunRecord, write_common
 from .tasks import LazyModel, get_task
+from .training import distributed as dist
 from .training.dryrun import DryRunReport, estimate
 from .training.loop import train
 from .training.objective import TrainOptions
@@ -72,24 +75,40 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
         workbench.data.conversations.FormatError: A chat row cannot be formatted, or no chat template exists.
         workbench.data.splits.SplitError: Too few rows or labels to split.
         workbench.models.base_model.BaseModelError: The base model cannot be found.
-        ValueError: Checkpoints of another run are in the way, or ``resume`` meets a changed config.
+        ValueError: Checkpoints of another run are in the way, ``resume`` meets a changed config, or a dry run
+            is asked of a multi-process run.
+
+    Under ``torchrun`` (``workbench run --nproc N``) every rank calls this; rank 0 alone computes the baselines,
+    the test evaluation and writes the run directory, and the other ranks return a :class:`RunResult` with the
+    same ``run_dir`` and empty metrics once rank 0 has finished.
     """
     from .models.lora import LoRASpec, load_lora_model
 
     start, cpu_start = time.perf_counter(), time.process_time()
     task = get_task(config.task.type)(config)
     tcfg = config.train
-    backend, reason = select_backend(tcfg.backend)  # before transformers is imported (Unsloth patches it)
-    threads = set_threads(tcfg.threads)
+    world = dist.init()
+    if world > 1 and dry_run:
+        raise ValueError("a dry run measures one process: run it without --nproc (or torchrun).")
+    if world > 1:  # Unsloth's open-source release trains on one device only
+        backend, reason = "peft", (f"data-parallel over {world} processes: Unsloth does not run data-parallel, "
+                                   "so N > 1 trains through transformers + PEFT")
+        if tcfg.backend == "unsloth" and dist.is_main():
+            log.warning("train.backend=unsloth: %s", reason)
+    else:
+        backend, reason = select_backend(tcfg.backend)  # before transformers is imported (Unsloth patches it)
+    threads = set_threads(tcfg.threads or max(1, (os.cpu_count() or 1) // dist.local_world_size()))
     seed_everything(tcfg.seed)
     model = LazyModel(config.model.base_model, lambda base: load_lora_model(
         base.path, LoRASpec(**config.lora.model_dump()), backend, tcfg.seed, task.max_seq_length(),
         num_layers=getattr(config.model, "num_layers", 0)))
-    data = task.prepare(model)
+    with dist.main_first():  # rank 0 converts the base model into the shared store; the others then read it
+        data = task.prepare(model)
+        peft_model, tokenizer = model.get()
     partial = None if dry_run else partial_dir(config.output_dir, config.name)
-    if partial is not None:
+    if partial is not None and dist.is_main():
         check_partial(partial, saved_config(config), data.fingerprint, resume, tcfg.save_every)
-    peft_model, tokenizer = model.get()
+    dist.barrier()
     autocast = resolve_precision(tcfg.precision)
     objective = task.objective(data, peft_model, tokenizer, autocast, device_name())
     if dry_run:
@@ -97,20 +116,25 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
         log.info("dry run finished in %.0f s; nothing written", time.perf_counter() - start)
         return report
 
-    baselines = task.baselines(data)
+    baselines = task.baselines(data) if dist.is_main() else {}
     checkpoints = partial / "checkpoints" if (tcfg.save_every or resume) else None
     result = train(objective, TrainOptions.from_config(tcfg, task.log_every), checkpoint_dir=checkpoints,
                    resume=resume, progress=progress)
+    final = Path(config.output_dir or paths.runs_dir()) / config.name
+    if not dist.is_main():
+        dist.barrier()  # rank 0 evaluates and writes; a failure there stops this rank through torchrun
+        return RunResult(final, {}, {}, time.perf_counter() - start, config.task.type)
     metrics = task.evaluate(data, progress)
     runtime = {"backend": backend, "backend_reason": reason, "device": device_name(), "threads": threads,
-               "precision": "bf16" if autocast is not None else "fp32", "model_load_seconds": model.seconds}
+               "precision": "bf16" if autocast is not None else "fp32", "model_load_seconds": model.seconds,
+               "world_size": world}
     record = RunRecord(config, data, model.base, peft_model, tokenizer, result, metrics, baselines, runtime,
                        package_versions(), saved_config(config), start, cpu_start)
-    final = Path(config.output_dir or paths.runs_dir()) / config.name
     with staged_run_dir(final) as stage:
         write_common(stage, record)
         task.write(stage, record)
     shutil.rmtree(partial, ignore_errors=True)
+    dist.barrier()
     seconds = time.perf_counter() - start
     log.info("run directory %s complete in %.0f s", final, seconds)
     return RunResult(final, metrics, baselines, seconds, config.task.type)

@@ -46,10 +46,19 @@ def _sha(path: Path) -> str:
 
 
 def _environment() -> dict:
+    """What the float results depend on: torch, the backend, the kernels' ISA and the CPU model (two AVX512
+    machines of different vendors were seen to differ in the 8th digit of a loss)."""
+    import platform
+
     import torch
 
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor())
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
     return {"torch": torch.__version__, "backend": EXPECTED_BACKEND,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": model,
+            "cpu_bf16": sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16", "avx512_fp16"))}
 
 
 def _run(kind: str, splice_db, tiny_model_dir, tiny_chat_model_dir, out: Path):

@@ -65,7 +65,7 @@ fine-tuning workbench on {info['date']}.
 {('- ' + info['citation']) if info.get('citation') else ''}
 
 ## Training
-- backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}
+- backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}{processes_note(tr)}
 - LoRA r={lora['r']}, lora_alpha={lora['lora_alpha']}, dropout {lora['lora_dropout']}, modules {lora['target_modules']},
   layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
@@ -75,3 +75,9 @@ fine-tuning workbench on {info['date']}.
 
 {results}
 {software_section(info["versions"])}"""
+
+
+def processes_note(runtime: dict) -> str:
+    """`` × N processes (data-parallel)`` for a multi-process run, empty otherwise."""
+    n = runtime.get("world_size", 1)
+    return f" × {n} processes (data-parallel)" if n > 1 else ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runs.card import base_model_section, software_section
+from ..runs.card import base_model_section, processes_note, software_section
 from ..runs.card import fmt as _f
 
 
@@ -62,7 +62,7 @@ A LoRA adapter for chat / instruction following, fine-tuned with the private fin
   fingerprint of rows used `{dr['rows_used_fingerprint']}`
 
 ## Training
-- backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}
+- backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}{processes_note(tr)}
 - LoRA r={lora['r']}, lora_alpha={lora['lora_alpha']}, dropout {lora['lora_dropout']}, modules {lora['target_modules']},
   layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
@@ -91,3 +91,4 @@ words: the figures measure recall of the corpus's facts under new phrasing, not 
 {samples}
 
 {software_section(info["versions"])}"""
+

@@ -11,6 +11,10 @@ Determinism: the batch order comes from a generator seeded with ``seed``; with
 ``save_every`` the loop writes checkpoints (see :mod:`workbench.training.checkpoints`) from which a
 ``resume`` continues with the same weights, optimiser, scheduler, RNG states and batch order,
 so an interrupted and resumed run ends with the same adapter as an uninterrupted one.
+
+Under ``torchrun`` (``workbench run --nproc N``) every rank runs this loop on the same batch order; each
+computes its shard of every global batch and :mod:`workbench.training.distributed` sums the gradients, so the
+ranks apply identical updates. Rank 0 alone validates (the score is broadcast) and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoints as ckpt
+from . import distributed as dist
 from .objective import Objective, TrainOptions, TrainResult, schedule_steps
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,8 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     result.planned_steps = total
     warmup = int(options.warmup_ratio * total)
     eval_every = options.eval_every or steps_per_epoch
+    dist.broadcast_parameters(params)
+    parallel = dist.world_size() > 1
     optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
@@ -100,7 +107,7 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         loop["last_eval"] = step
         if validate is None:
             return
-        score = float(validate())
+        score = dist.broadcast_score(validate() if dist.is_main() else None)
         result.val_history.append((step, score))
         result.val_seconds.append(elapsed_before + time.perf_counter() - start)
         log.info("step %d: validation %s %.4f", step, val_metric, score)
@@ -115,28 +122,33 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         state = {"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                  "generator": generator.get_state(), "rng": ckpt.rng_state(), "loop": loop,
                  "result": {k: v for k, v in asdict(result).items() if k in _RESUMED}}
-        ckpt.save_checkpoint(checkpoint_dir, step, named, best_state, state)
+        if dist.is_main():
+            ckpt.save_checkpoint(checkpoint_dir, step, named, best_state, state)
 
     objective.module.train()
     elapsed_before = result.val_seconds[-1] if result.val_seconds else 0.0
     start = time.perf_counter()
-    bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not progress)
+    bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not progress or not dist.is_main())
     while loop["step"] < total and not result.stopped_early:
         pos = loop["step"] % steps_per_epoch
         if pos == 0:
             loop["order"] = torch.randperm(objective.n_train, generator=generator)
         idx = loop["order"][pos * options.batch_size:(pos + 1) * options.batch_size].tolist()
-        loss, tokens, trained = objective.batch_loss(idx)
+        if parallel:
+            loss_value, tokens, trained = dist.data_parallel_step(objective, params, idx)
+        else:
+            loss, tokens, trained = objective.batch_loss(idx)
+            loss.backward()
+            loss_value = loss.item()
         result.tokens_seen += tokens
         result.trained_tokens += trained
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(params, options.max_grad_norm)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         loop["step"] += 1
         step = loop["step"]
-        loop["window"].append(loss.item())
+        loop["window"].append(loss_value)
         bar.update(1)
         bar.set_postfix(loss=f"{sum(loop['window']) / len(loop['window']):.3f}")
         if step % options.log_every == 0 or step == total:

@@ -30,6 +30,8 @@ class Objective:
         token_counts: Returns the token count of every row per split (``{"train": [...], "validation": [...],
             "test": [...]}``), for the dry run.
         eval_forward: One no-grad forward over a validation batch of 64 rows, for the dry run's timing.
+        reduction: What the batch loss is a mean over: ``"rows"`` (sequence tasks) or ``"tokens"`` (chat SFT:
+            loss-carrying tokens), so data-parallel ranks weight their shards as one process would.
     """
 
     module: torch.nn.Module
@@ -40,6 +42,7 @@ class Objective:
     maximize: bool = True
     token_counts: Callable[[], dict[str, list[int]]] = dict
     eval_forward: Callable[[], None] | None = None
+    reduction: str = "rows"
 
 
 @dataclass
