@@ -39,6 +39,17 @@ def _run(cfg: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProce
 
 
 def test_two_gloo_processes_match_one_process(splice_db, tiny_model_dir, tmp_path):
+    _compare_one_and_two_processes(splice_db, tiny_model_dir, tmp_path)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason=f"needs 2 CUDA GPUs for NCCL (found "
+                    f"{torch.cuda.device_count()})")
+def test_two_nccl_processes_match_one_process(splice_db, tiny_model_dir, tmp_path):
+    _compare_one_and_two_processes(splice_db, tiny_model_dir, tmp_path)
+
+
+def _compare_one_and_two_processes(splice_db, tiny_model_dir, tmp_path):
     single = _run(_config(splice_db, tiny_model_dir, tmp_path / "one", tmp_path / "one.yaml"))
     assert single.returncode == 0, single.stderr[-3000:]
     double = _run(_config(splice_db, tiny_model_dir, tmp_path / "two", tmp_path / "two.yaml"), "--nproc", "2")

@@ -108,7 +108,7 @@ def load_lora_model(model_dir: str, lora: LoRASpec, backend: str, seed: int, max
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant, dtype=torch.bfloat16,
-                                                     device_map={"": 0})
+                                                     device_map={"": torch.cuda.current_device()})  # this rank's GPU
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=lora.gradient_checkpointing)
     else:
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

@@ -107,7 +107,9 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         loop["last_eval"] = step
         if validate is None:
             return
+        began = time.perf_counter()
         score = dist.broadcast_score(validate() if dist.is_main() else None)
+        result.validation_seconds += time.perf_counter() - began
         result.val_history.append((step, score))
         result.val_seconds.append(elapsed_before + time.perf_counter() - start)
         log.info("step %d: validation %s %.4f", step, val_metric, score)

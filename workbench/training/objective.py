@@ -83,6 +83,7 @@ class TrainResult:
         val_history: Validation score after each evaluation, ``[(step, score), ...]``.
         val_seconds: Training-loop wall time at each evaluation, in seconds, aligned with ``val_history``
             (the evaluation itself included; a resumed run continues from the checkpoint's figure).
+        validation_seconds: Of ``seconds``, the time spent scoring the validation split in this process.
         best_step: Step whose trainable weights were kept.
         best_val_score: Validation score at ``best_step`` (the best one: highest, or lowest for a loss).
         stopped_early: True if early stopping ended the loop.
@@ -100,6 +101,7 @@ class TrainResult:
     val_metric: str = "accuracy"
     val_history: list[tuple[int, float]] = field(default_factory=list)
     val_seconds: list[float] = field(default_factory=list)
+    validation_seconds: float = 0.0
     best_step: int = 0
     best_val_score: float = float("nan")
     stopped_early: bool = False
