@@ -8,6 +8,7 @@ Run as::
     workbench run configs/splice.yaml --nproc 2   # data-parallel over 2 processes (torchrun underneath)
     workbench predict RUN_DIR --sequence ACGT...
     workbench serve RUN_DIR
+    workbench lab                        # JupyterLab on notebooks/, loopback + token
     workbench export RUN_DIR --format merged
     workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
 """
@@ -216,6 +217,19 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
         _fail(exc)
 
 
+@app.command()
+def lab(port: int = typer.Option(8888, help="TCP port on 127.0.0.1."),
+        notebooks: Optional[Path] = typer.Option(None, help="Folder to open (default: the repository's notebooks/).")
+        ) -> None:
+    """Open the notebooks in JupyterLab on loopback with a token (no extension manager, news or update checks)."""
+    from .lab import run_lab
+
+    try:
+        raise typer.Exit(code=run_lab(notebooks, port))
+    except ValueError as exc:
+        _fail(exc)
+
+
 @app.command("load-sample-data")
 def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (default: $WORKBENCH_HOME/warehouse.db).")) -> None:
     """Write the bundled UCI splice data into a SQLite file that stands in for a warehouse."""
@@ -249,7 +263,7 @@ def quickstart(config: Path = typer.Option(Path("configs/splice.yaml"), help="Ru
     db = paths.home() / "warehouse.db"
     load_sample_data(db)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{db.resolve()}"
-    run(config, set_, serve_after, port, resume=False, dry_run=False)
+    run(config, set_, serve_after, port, resume=False, dry_run=False, nproc=1)
 
 
 def main() -> None:

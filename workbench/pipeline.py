@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import audit, paths
 from .models.backends import device_name, resolve_precision, seed_everything, select_backend, set_threads
 from .runs.partial import check_partial, partial_dir
 from .runs.provenance import package_versions, saved_config
@@ -136,5 +136,8 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
     shutil.rmtree(partial, ignore_errors=True)
     dist.barrier()
     seconds = time.perf_counter() - start
+    audit.record("train", str(final), name=config.name, task_type=config.task.type, data_fingerprint=data.fingerprint,
+                 base_model=model.base.name if model.base is not None else None, seconds=round(seconds, 1),
+                 world_size=world, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     log.info("run directory %s complete in %.0f s", final, seconds)
     return RunResult(final, metrics, baselines, seconds, config.task.type)

@@ -1,5 +1,7 @@
 """A run whose PostgreSQL URL carries a password leaves no trace of it on disk or in its output."""
 
+import json
+
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -42,6 +44,8 @@ def test_password_in_url_never_reaches_disk_or_logs(tiny_model_dir, tmp_path, mo
     assert PASSWORD not in result.output
     written = [p for root in (home, tmp_path / "runs") for p in root.rglob("*") if p.is_file()]
     assert any(p.name == "README.md" for p in written)
+    audit_log = home / "audit.jsonl"  # the audit log is among the files scanned below
+    assert any(json.loads(line)["action"] == "train" for line in audit_log.read_text().splitlines())
     leaks = [str(p) for p in written if PASSWORD.encode() in p.read_bytes()]
     assert leaks == [], f"password found in {leaks}"
     card = (tmp_path / "runs" / "tiny" / "README.md").read_text()

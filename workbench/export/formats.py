@@ -221,6 +221,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
                 + ("" if check.get("tokenizer_ids_match", True) else ", tokenizer ids differ")
                 + f"); nothing was written to {final}. Try --dtype float32.")
         size = _size(stage)
+    from .. import audit
+
+    audit.record("export", str(run_dir), format=fmt, dtype=info["dtype"], out=str(final), bytes=size,
+                 max_abs_prob_diff=check.get("max_abs_prob_diff"))
     return ExportResult(final, fmt, info["dtype"], size, check, time.perf_counter() - start)
 
 

@@ -1,0 +1,75 @@
+"""The main job end to end, as a user runs it, for tests/integration/test_offline_job.py to run inside a network
+namespace that has only loopback: `workbench quickstart` (bundled data -> SQLite -> train on the bundled SmolLM2
+-> evaluate -> write -> serve the demo), then a prediction through the served demo and one through the CLI.
+
+Run as::
+
+    python tests/integration/offline_main_job.py OUT_JSON [--epochs 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SEQUENCE = "CCAGCTGCATCACAGGAGGCCAGCGAGCAGGTCTGTTCCAAGGGCCTTCGAGCCAGTCTG"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--epochs", type=float, default=0.05)
+    args = parser.parse_args()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = args.out.with_suffix(".log")
+    log = log_path.open("w")
+    job = subprocess.Popen([sys.executable, "-m", "workbench", "quickstart", "--port", str(port),
+                            "--set", f"train.epochs={args.epochs}"], stdout=log, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    result: dict = {"port": port}
+    try:
+        deadline, run_dir = time.monotonic() + 1500, None
+        while time.monotonic() < deadline and job.poll() is None:
+            found = re.search(r"run directory: (\S+)", log_path.read_text(errors="replace"))
+            if found:
+                run_dir = found.group(1)
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    pass
+            time.sleep(1)
+        result["run_dir"] = run_dir
+        if run_dir is None or job.poll() is not None:
+            raise SystemExit(f"the main job did not reach its demo:\n{log_path.read_text()[-4000:]}")
+        from gradio_client import Client
+
+        demo = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(SEQUENCE, api_name="/classify")
+        result["demo"] = demo if isinstance(demo, (dict, list, str)) else repr(demo)
+        cli = subprocess.run([sys.executable, "-m", "workbench", "predict", run_dir, "--sequence", SEQUENCE, "--json"],
+                             capture_output=True, text=True, timeout=600)
+        result["cli"] = json.loads(cli.stdout.strip().splitlines()[-1]) if cli.returncode == 0 else cli.stderr[-2000:]
+        result["metrics"] = json.loads((Path(run_dir) / "metrics.json").read_text())["test"]
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGINT)
+            try:
+                job.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(job.pid, signal.SIGKILL)
+        log.close()
+    args.out.write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
