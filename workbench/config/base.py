@@ -100,6 +100,14 @@ class TrainConfig(_Group):
     early_stopping_patience: int = Field(0, ge=0, description=(
         "Stop after this many consecutive evaluations without a better validation score (0 = never stop early); "
         "the best weights are kept either way."))
+    max_steps: int = Field(0, ge=0, description=(
+        "Upper bound on optimiser steps (0 = none): the schedule (warm-up, linear decay) is planned for "
+        "min(epochs x steps per epoch, max_steps)."))
+    max_minutes: float = Field(0.0, ge=0, description=(
+        "Wall-time budget of the training loop, in minutes, validation included (0 = none). After the first "
+        "steps and at every evaluation the remaining steps are re-planned from the measured step and validation "
+        "times, so that the schedule decays to 0 within the budget; the plan only ever shrinks. With a large "
+        "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
     save_every: int = Field(0, ge=0, description=(
         "Write a resumable checkpoint (trainable weights, optimiser, scheduler, RNG states, step, best state) every "
         "this many steps into <output_dir>/<name>.partial/checkpoints/ (0 = off). `workbench run --resume` "

@@ -46,6 +46,8 @@ def model_card(info: dict[str, Any]) -> str:
     stop = (f"; stopped early (patience {train['early_stopping_patience']} evaluations)" if tr.get("stopped_early")
             else "")
     resumed = f"; resumed from the checkpoint at step {tr['resumed_from_step']}" if tr.get("resumed_from_step") else ""
+    if tr.get("budget_steps") is not None:
+        stop += f"; the {train.get('max_minutes', 0):g}-min wall-time budget cut the plan to {tr['budget_steps']} steps"
     return f"""# {info['name']}
 
 A LoRA adapter for {what}, trained with the private

@@ -29,11 +29,12 @@ import torch
 
 from . import checkpoints as ckpt
 from . import distributed as dist
+from .budget import replan
 from .objective import Objective, TrainOptions, TrainResult, schedule_steps
 
 log = logging.getLogger(__name__)
 _RESUMED = ("loss_history", "val_history", "val_seconds", "best_step", "best_val_score", "tokens_seen",
-            "trained_tokens")
+            "trained_tokens", "validation_seconds", "budget_steps")
 def _better(score: float, best: float | None, maximize: bool = True) -> bool:
     """True if ``score`` beats ``best`` (NaN counts as the worst score)."""
     if best is None:
@@ -69,16 +70,18 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     result = TrainResult(trainable_parameters=sum(p.numel() for p in params), val_metric=objective.val_metric)
     validate, val_metric = objective.validate, objective.val_metric
     steps_per_epoch, total = schedule_steps(objective.n_train, options.batch_size, options.epochs)
+    total = min(total, options.max_steps) if options.max_steps else total
     result.planned_steps = total
     warmup = int(options.warmup_ratio * total)
     eval_every = options.eval_every or steps_per_epoch
     dist.broadcast_parameters(params)
     parallel = dist.world_size() > 1
+    loop = {"step": 0, "order": None, "bad_evals": 0, "window": [], "best_score": None, "last_eval": -1, "total": total}
     optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+        optimizer, lambda s: (s + 1) / warmup if s < warmup else
+        max(0.0, (loop["total"] - s) / max(1, loop["total"] - warmup)))
     generator = torch.Generator().manual_seed(options.seed)
-    loop = {"step": 0, "order": None, "bad_evals": 0, "window": [], "best_score": None, "last_eval": -1}
     best_state: dict[str, torch.Tensor] | None = None
 
     latest = ckpt.latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None
@@ -97,6 +100,7 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         generator.set_state(state["generator"])
         ckpt.set_rng_state(state["rng"])
         loop = state["loop"]
+        loop.setdefault("total", total)
         for key in _RESUMED:
             setattr(result, key, state["result"].get(key, getattr(result, key)))
         result.resumed_from_step = loop["step"]
@@ -120,6 +124,18 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         else:
             loop["bad_evals"] += 1
 
+    def fit_budget(step: int) -> None:
+        if not options.max_minutes:
+            return
+        new = replan(step, loop["total"], options.max_minutes * 60, elapsed_before + time.perf_counter() - start,
+                     result.validation_seconds, len(result.val_history), eval_every)
+        new = int(dist.broadcast_score(new))  # rank 0's clock decides for every rank
+        if new < loop["total"]:
+            log.info("wall-time budget %.1f min: schedule re-planned from %d to %d steps",
+                     options.max_minutes, loop["total"], new)
+            loop["total"] = result.budget_steps = new
+            bar.total = new
+
     def save(step: int) -> None:
         state = {"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                  "generator": generator.get_state(), "rng": ckpt.rng_state(), "loop": loop,
@@ -130,8 +146,9 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     objective.module.train()
     elapsed_before = result.val_seconds[-1] if result.val_seconds else 0.0
     start = time.perf_counter()
-    bar = tqdm(total=total, initial=loop["step"], desc="train", unit="step", disable=not progress or not dist.is_main())
-    while loop["step"] < total and not result.stopped_early:
+    bar = tqdm(total=loop["total"], initial=loop["step"], desc="train", unit="step", disable=not progress or not dist.is_main())
+    probe = min(loop["total"], max(10, warmup))
+    while loop["step"] < loop["total"] and not result.stopped_early:
         pos = loop["step"] % steps_per_epoch
         if pos == 0:
             loop["order"] = torch.randperm(objective.n_train, generator=generator)
@@ -153,11 +170,16 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         loop["window"].append(loss_value)
         bar.update(1)
         bar.set_postfix(loss=f"{sum(loop['window']) / len(loop['window']):.3f}")
+        if step == probe:
+            fit_budget(step)
+        total = loop["total"]
         if step % options.log_every == 0 or step == total:
             result.loss_history.append((step, sum(loop["window"]) / len(loop["window"])))
             loop["window"] = []
         if step % eval_every == 0 and step < total:
             evaluate(step)
+            fit_budget(step)
+            total = loop["total"]
             if options.patience and loop["bad_evals"] >= options.patience:
                 result.stopped_early = True
                 log.info("early stopping at step %d: no better validation %s in %d evaluations",

@@ -60,6 +60,8 @@ class TrainOptions:
     eval_every: int = 0
     patience: int = 0
     save_every: int = 0
+    max_steps: int = 0
+    max_minutes: float = 0.0
 
     @classmethod
     def from_config(cls, train, log_every: int = 10) -> "TrainOptions":
@@ -67,7 +69,8 @@ class TrainOptions:
         return cls(epochs=train.epochs, learning_rate=train.learning_rate, batch_size=train.batch_size,
                    warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay,
                    max_grad_norm=train.max_grad_norm, seed=train.seed, log_every=log_every,
-                   eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every)
+                   eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every,
+                   max_steps=train.max_steps, max_minutes=train.max_minutes)
 
 
 @dataclass
@@ -76,7 +79,8 @@ class TrainResult:
 
     Attributes:
         steps: Optimiser steps taken (fewer than planned if stopped early).
-        planned_steps: Steps the schedule was built for.
+        planned_steps: Steps the schedule was built for (epochs, capped by ``max_steps``).
+        budget_steps: Steps the ``max_minutes`` budget cut the plan to, or ``None`` if it did not cut it.
         seconds: Wall time of the loop in this process, in seconds (validation included).
         loss_history: Mean training loss per logging window, ``[(step, loss), ...]``.
         val_metric: Name of the validation score (``accuracy``, ``spearman`` or ``loss``).
@@ -96,6 +100,7 @@ class TrainResult:
 
     steps: int = 0
     planned_steps: int = 0
+    budget_steps: int | None = None
     seconds: float = 0.0
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     val_metric: str = "accuracy"
