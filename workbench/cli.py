@@ -1,4 +1,4 @@
-"""Command-line interface: ``workbench run | predict | chat | serve | export | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | chat | serve | demo-user | export | quickstart | load-sample-data``.
 
 Run as::
 
@@ -6,7 +6,8 @@ Run as::
     workbench run configs/splice.yaml    # any run config
     workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT task (workbench.tasks.sft)
     workbench predict RUN_DIR --sequence ACGT...
-    workbench serve RUN_DIR
+    workbench serve RUN_DIR [--compare OTHER_RUN_DIR] [--auth-file FILE]
+    workbench demo-user add USER --file demo_users.txt
     workbench export RUN_DIR --format merged
     workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
 """
@@ -130,18 +131,54 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
 
 @app.command()
 def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
-          host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the demo to the network."),
-          port: int = typer.Option(7860, help="TCP port (0 = any free port).")) -> None:
-    """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs)."""
+          host: str = typer.Option("127.0.0.1", help="Interface to bind; anything but loopback (e.g. 0.0.0.0) "
+                                   "requires sign-in (WORKBENCH_DEMO_USER/WORKBENCH_DEMO_PASSWORD or --auth-file)."),
+          port: int = typer.Option(7860, help="TCP port (0 = any free port)."),
+          compare: Optional[Path] = typer.Option(None, "--compare", help="A second run directory of the same task "
+                                                 "and classes, shown side by side (champion vs challenger)."),
+          auth_file: Optional[Path] = typer.Option(None, "--auth-file", help="File of `user:pbkdf2_sha256$...` lines "
+                                                   "(`workbench demo-user add`); default $WORKBENCH_DEMO_AUTH_FILE."),
+          max_request_chars: Optional[int] = typer.Option(None, help="Longest pasted text per request, in characters "
+                                                          "(default: the run's serve.max_request_chars, 20000)."),
+          max_batch_rows: Optional[int] = typer.Option(None, help="Most sequences per uploaded FASTA/CSV, in rows "
+                                                       "(default 1000)."),
+          max_upload_mb: Optional[float] = typer.Option(None, help="Largest upload, in megabytes (default 5)."),
+          concurrency: Optional[int] = typer.Option(None, help="Requests the model works on at once (default 2)."),
+          queue_size: Optional[int] = typer.Option(None, help="Requests that may wait in the queue (default 64).")) -> None:
+    """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs). No share link."""
     _logging()
+    from .serving.limits import limits_for
     from .tasks import get_task
 
     try:
         task_file = Path(run_dir) / "task.json"
         task = json.loads(task_file.read_text()) if task_file.is_file() else {}
-        get_task(task.get("type", "classification")).serve(run_dir, host, port)
-    except ValueError as exc:
+        limits = limits_for(run_dir, max_request_chars=max_request_chars, max_batch_rows=max_batch_rows,
+                            max_upload_mb=max_upload_mb, concurrency=concurrency, queue_size=queue_size)
+        get_task(task.get("type", "classification")).serve(run_dir, host, port, compare=compare, auth_file=auth_file,
+                                                           limits=limits)
+    except (ValueError, OSError) as exc:
         _fail(exc)
+
+
+demo_user_app = typer.Typer(no_args_is_help=True, help="Users who may sign in to the demo (hashed passwords).")
+app.add_typer(demo_user_app, name="demo-user")
+
+
+@demo_user_app.command("add")
+def demo_user_add(user: str = typer.Argument(..., help="User name (no ':' or spaces)."),
+                  file: Path = typer.Option(..., "--file", help="Password file to write (mode 0600); serve with "
+                                            "--auth-file FILE.")) -> None:
+    """Add a demo user or replace their password (asked for, or read from $WORKBENCH_DEMO_PASSWORD)."""
+    from .serving.auth import ENV_PASSWORD, AuthError, add_user
+
+    password = os.environ.get(ENV_PASSWORD) or typer.prompt(f"password for {user}", hide_input=True,
+                                                            confirmation_prompt=True)
+    try:
+        add_user(file, user, password)
+    except AuthError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {user} to {file}; serve with --auth-file {file}")
 
 
 @app.command("export")
