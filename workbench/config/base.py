@@ -114,7 +114,7 @@ class ServeConfig(_Group):
     max_request_chars: int = Field(20_000, gt=0, description=(
         "Longest text one request may send (pasted sequence or chat message), in characters."))
     max_batch_rows: int = Field(1_000, gt=0, description="Most sequences one uploaded FASTA/CSV batch may hold.")
-    max_upload_mb: float = Field(5.0, gt=0, le=1024, description="Largest upload accepted, in megabytes (10^6 bytes).")
+    max_upload_mb: float = Field(5.0, gt=0, le=1024, description="Largest upload accepted, in megabytes (MiB, 2^20 bytes).")
     concurrency: int = Field(2, gt=0, le=64, description="Requests the model works on at once (Gradio queue).")
     queue_size: int = Field(64, gt=0, description="Requests that may wait in the queue; more are turned away.")
 

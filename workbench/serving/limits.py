@@ -21,7 +21,7 @@ class Limits:
     Attributes:
         max_request_chars: Longest text one request may send (a pasted sequence, a chat message), in characters.
         max_batch_rows: Most sequences one uploaded FASTA/CSV may hold.
-        max_upload_mb: Largest upload, in megabytes (10^6 bytes); Gradio refuses bigger files before they are
+        max_upload_mb: Largest upload, in megabytes (MiB, 2^20 bytes); Gradio refuses bigger files before they are
             stored, and :func:`workbench.serving.uploads.read_upload` checks again before parsing.
         concurrency: Requests the model works on at once (``Blocks.queue(default_concurrency_limit=...)``).
         queue_size: Requests that may wait (``Blocks.queue(max_size=...)``); more are turned away with a message.
@@ -36,7 +36,7 @@ class Limits:
     @property
     def max_upload_bytes(self) -> int:
         """:attr:`max_upload_mb` in bytes."""
-        return int(self.max_upload_mb * 1_000_000)
+        return int(self.max_upload_mb * 1024 * 1024)
 
     def to_dict(self) -> dict:
         """The limits as a plain dict (for the audit log and the demo's help text)."""

@@ -116,7 +116,7 @@ def read_upload(path: str | Path, limits: Limits, sequence_column: str | None = 
     path = Path(path)
     size = path.stat().st_size
     if size > limits.max_upload_bytes:
-        raise LimitError(f"the file is {size / 1e6:.1f} MB; this demo accepts uploads up to {limits.max_upload_mb:g} "
+        raise LimitError(f"the file is {size / 2**20:.1f} MB; this demo accepts uploads up to {limits.max_upload_mb:g} "
                          f"MB. Split it into smaller files or run `workbench predict RUN_DIR --fasta FILE`.")
     if size == 0:
         raise UploadError("the uploaded file is empty; choose a FASTA or CSV file with sequences.")
