@@ -178,3 +178,34 @@ def test_no_secret_in_demo_pages(served):
         assert PASSWORD not in page
         assert "pbkdf2_sha256$" not in page
     assert "Model card" in pages[2] and "donor (exon-intron)" in pages[2]
+
+
+def test_env_credentials_and_a_secret_in_the_card_never_reach_the_page(demo_run, tmp_path, monkeypatch):
+    """Credentials from WORKBENCH_DEMO_USER/PASSWORD sign in; the password, and a registered secret that found its
+    way into the model card, appear in no page the demo serves (the card tab redacts it)."""
+    import shutil
+
+    import httpx
+
+    from data_connectors import register_secret
+    from workbench.serving.demo import serve
+
+    secret, env_pw = "tok-Secret-55123-card", "env-Pw-88412-unique"
+    run_dir = tmp_path / "run"
+    shutil.copytree(demo_run.run_dir, run_dir)
+    (run_dir / "README.md").write_text((run_dir / "README.md").read_text() + f"\n\nwarehouse token: {secret}\n")
+    register_secret(secret)
+    monkeypatch.setenv("WORKBENCH_DEMO_USER", "ops")
+    monkeypatch.setenv("WORKBENCH_DEMO_PASSWORD", env_pw)
+    demo, url = serve(run_dir, host="127.0.0.1", port=0, block=False)
+    try:
+        with httpx.Client(base_url=url) as http:
+            pages = [http.get("/").text]
+            assert http.post("/login", data={"username": "ops", "password": "wrong"}).status_code != 200
+            assert http.post("/login", data={"username": "ops", "password": env_pw}).status_code == 200
+            pages += [http.get("/").text, http.get("/config").text, http.get("/gradio_api/info").text]
+    finally:
+        demo.close()
+    assert "warehouse token: ***" in pages[2]
+    for page in pages:
+        assert secret not in page and env_pw not in page and "pbkdf2_sha256$" not in page
