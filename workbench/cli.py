@@ -1,4 +1,4 @@
-"""Command-line interface: ``workbench run | predict | chat | serve | demo-user | export | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | chat | serve | demo-user | export | quickstart | ...``.
 
 Run as::
 
@@ -144,7 +144,8 @@ def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `
                                                        "(default 1000)."),
           max_upload_mb: Optional[float] = typer.Option(None, help="Largest upload, in megabytes (default 5)."),
           concurrency: Optional[int] = typer.Option(None, help="Requests the model works on at once (default 2)."),
-          queue_size: Optional[int] = typer.Option(None, help="Requests that may wait in the queue (default 64).")) -> None:
+          queue_size: Optional[int] = typer.Option(None, help="Requests that may wait in the queue (default 64)."),
+          ) -> None:
     """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs). No share link."""
     _logging()
     from .serving.limits import limits_for

@@ -105,6 +105,13 @@ def test_mutagenesis_matches_direct_predictions(served, client):
     assert plot is not None and "180 variants of a 60-nt sequence" in summary
 
 
+def test_mutagenesis_length_limit(client):
+    with pytest.raises(Exception, match="at most 300 nt"):
+        client.predict("ACGT" * 76, "EI", api_name="/mutate")
+    with pytest.raises(Exception, match="invalid letter"):
+        client.predict("ACGTX", "EI", api_name="/mutate")
+
+
 def test_champion_vs_challenger_side_by_side(client):
     out = client.predict(SEQ, api_name="/side_by_side")
     assert len(out) == 4 and out[0]["label"] == out[2]["label"]  # the same run on both sides agrees

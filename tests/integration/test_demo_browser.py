@@ -1,7 +1,8 @@
 """The demo in a real browser (Debian's Chromium, headless, driven by Playwright): sign in, paste a sequence and
 see the probability chart with class names, open the mutagenesis heat map, upload a FASTA and read the batch
 table, trigger validation messages. Screenshots go to ``tests/artifacts/demo_browser/`` (git-ignored), or to
-``$WORKBENCH_TEST_ARTIFACTS`` where set."""
+``$WORKBENCH_TEST_ARTIFACTS`` where set (``$WORKBENCH_SCREENSHOT_COPY``: a folder to copy them to as well).
+``$WORKBENCH_TEST_DEMO_RUN`` serves that run directory (with ``label_names``) instead of a tiny one."""
 
 import os
 import re
@@ -14,7 +15,7 @@ from tests.conftest import REPO, tiny_run_config
 from workbench import setup, validate_config
 
 pytestmark = pytest.mark.integration
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or "", shutil.which("chromium-browser") or "")
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
                  if p and Path(p).is_file()), None)
 USER, PASSWORD = "browser-user", "Browser-Pw-9931"
 SEQ = "CCAGCTGCATCACAGGAGGCCAGCGAGCAGGTCTGTTCCAAGGGCCTTCGAGCCAGTCTG"
@@ -35,14 +36,17 @@ def served(splice_db, tiny_model_dir, tmp_path_factory):
     from workbench.serving.demo import serve
     from workbench.serving.limits import Limits
 
-    out = tmp_path_factory.mktemp("browser_runs")
-    cfg = tiny_run_config(splice_db, tiny_model_dir, out, epochs=0.1)
-    cfg["task"]["label_names"] = {"EI": "donor (exon-intron)", "IE": "acceptor (intron-exon)", "N": "neither"}
-    run = setup(validate_config(cfg), progress=False)
+    given = os.environ.get("WORKBENCH_TEST_DEMO_RUN")  # a real run (e.g. SmolLM2 on splice) for the screenshots
+    if given:
+        run_dir = Path(given)
+    else:
+        cfg = tiny_run_config(splice_db, tiny_model_dir, tmp_path_factory.mktemp("browser_runs"), epochs=0.1)
+        cfg["task"]["label_names"] = {"EI": "donor (exon-intron)", "IE": "acceptor (intron-exon)", "N": "neither"}
+        run_dir = setup(validate_config(cfg), progress=False).run_dir
     creds = Credentials({USER: hash_password(PASSWORD, iterations=1000)}, "test")
-    demo, url = serve(run.run_dir, host="127.0.0.1", port=0, block=False, credentials=creds,
+    demo, url = serve(run_dir, host="127.0.0.1", port=0, block=False, credentials=creds,
                       limits=Limits(max_upload_mb=1.0))
-    yield run, url
+    yield run_dir, url
     demo.close()
 
 
@@ -60,7 +64,7 @@ def clear_upload(page) -> None:
         clear.first.click()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (scripts/setup.sh --dev installs it as root)")
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/setup.sh --dev installs it)")
 def test_browser_user_signs_in_predicts_mutates_uploads(served, artifacts, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

@@ -173,3 +173,13 @@ def test_limits_from_the_run_config_and_flags(tmp_path):
     assert limits.max_upload_bytes == 5 * 2**20
     with pytest.raises(LimitError, match="positive"):
         limits_for(None, concurrency=0)
+
+
+@given(seq=st.text(alphabet="ACGT \n", max_size=120), limit=st.integers(1, 100))
+def test_mutagenesis_length_limit(seq, limit):
+    length = len("".join(seq.split()))
+    if length > limit:
+        with pytest.raises(LimitError, match=f"the sequence has {length} nt; .* at most {limit} nt"):
+            Limits(max_mutagenesis_nt=limit).check_mutagenesis(seq)
+    else:
+        Limits(max_mutagenesis_nt=limit).check_mutagenesis(seq)

@@ -117,6 +117,8 @@ class ServeConfig(_Group):
     max_upload_mb: float = Field(5.0, gt=0, le=1024, description="Largest upload accepted, in megabytes (MiB, 2^20 bytes).")
     concurrency: int = Field(2, gt=0, le=64, description="Requests the model works on at once (Gradio queue).")
     queue_size: int = Field(64, gt=0, description="Requests that may wait in the queue; more are turned away.")
+    max_mutagenesis_nt: int = Field(300, gt=0, description=(
+        "Longest sequence the demo's mutagenesis tab accepts, in nucleotides (it scores 3 variants per base)."))
 
 
 class PublishedConfig(_Group):

@@ -88,7 +88,7 @@ def parse_auth_file(text: str, where: str = "the password file") -> dict[str, st
                             "`python -m workbench.serving.auth add USER --file FILE`.")
         users[user] = encoded
     if not users:
-        raise AuthError(f"{where} lists no users; add one with `python -m workbench.serving.auth add USER --file FILE`.")
+        raise AuthError(f"{where} lists no users; add one with `workbench demo-user add USER --file FILE`.")
     return users
 
 

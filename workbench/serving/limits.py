@@ -25,6 +25,7 @@ class Limits:
             stored, and :func:`workbench.serving.uploads.read_upload` checks again before parsing.
         concurrency: Requests the model works on at once (``Blocks.queue(default_concurrency_limit=...)``).
         queue_size: Requests that may wait (``Blocks.queue(max_size=...)``); more are turned away with a message.
+        max_mutagenesis_nt: Longest sequence the mutagenesis tab accepts (it scores 3 variants per base).
     """
 
     max_request_chars: int = 20_000
@@ -32,6 +33,7 @@ class Limits:
     max_upload_mb: float = 5.0
     concurrency: int = 2
     queue_size: int = 64
+    max_mutagenesis_nt: int = 300
 
     @property
     def max_upload_bytes(self) -> int:
@@ -54,6 +56,13 @@ class Limits:
                              f"{self.max_request_chars:,} per request. Shorten it, or upload a FASTA/CSV file for a "
                              "batch.")
         return text
+
+    def check_mutagenesis(self, sequence: str) -> None:
+        """Raises :class:`LimitError` if ``sequence`` (whitespace ignored) is longer than :attr:`max_mutagenesis_nt`."""
+        length = len("".join(sequence.split()))
+        if length > self.max_mutagenesis_nt:
+            raise LimitError(f"the sequence has {length} nt; mutagenesis scores 3 variants per base, so this demo runs "
+                             f"it on at most {self.max_mutagenesis_nt} nt. Paste the region of interest.")
 
 
 def limits_for(run_dir: str | Path | None = None, **overrides) -> Limits:

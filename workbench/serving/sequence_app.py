@@ -7,7 +7,10 @@ Programmatic endpoints: ``/classify`` (classification: ``{"label", "name", "prob
 a message (never a stack trace) when the input is wrong, and is recorded in the audit log.
 """
 
+import shutil
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -21,6 +24,14 @@ from .uploads import read_upload
 from .views import view_for
 
 UPLOAD_TYPES = [".fa", ".fasta", ".fna", ".fas", ".csv", ".tsv", ".txt"]
+KEEP_RESULTS_S = 3600
+
+
+def prune(results_dir: Path, keep_s: float = KEEP_RESULTS_S) -> None:
+    """Deletes batch-result folders older than ``keep_s`` seconds (Gradio serves its own copy of each file)."""
+    for folder in results_dir.iterdir():
+        if time.time() - folder.stat().st_mtime > keep_s:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def build_sequence_app(predictor, limits: Limits | None = None, compare=None, figure: str = "",
@@ -41,6 +52,7 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
         ValueError: If ``compare`` has another task type or other classes.
     """
     limits = limits or Limits()
+    results_dir = Path(tempfile.mkdtemp(prefix="workbench_batch_"))
     view = view_for(predictor)
     target = str(predictor.run_dir)
     max_nt = predictor.task["max_length"]
@@ -76,13 +88,16 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
             import pandas as pd
 
             frame = pd.DataFrame([view.row(rid, p) for (rid, _), p in zip(records, preds)])
-            out = Path(tempfile.mkdtemp(prefix="workbench_batch_")) / f"{Path(target).name}_predictions.csv"
+            out = results_dir / uuid.uuid4().hex / f"{Path(target).name}_predictions.csv"
+            out.parent.mkdir()
             frame.to_csv(out, index=False)
+            prune(results_dir)
             return frame, str(out), f"Scored {len(frame)} sequences from `{Path(upload).name}`."
 
     def mutate(sequence, score_of, request: gr.Request):
         with ui_errors():
             text = limits.check_text(sequence, "the sequence")
+            limits.check_mutagenesis(text)
             result = saturation_mutagenesis(predictor, text, score_of if predictor.task_type != "regression" else None)
             record_query(target, request, "mutagenesis", [text], variants=result.variants)
             top = "\n".join(f"| {pos} | {ref}→{new} | {d:+.4f} |" for pos, ref, new, d in result.top(5))
@@ -98,7 +113,8 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
             record_query(target, request, "compare", [text], compare_with=str(compare.run_dir))
             return [*view.show(a, Path(predictor.run_dir).name), *view_b.show(b, Path(compare.run_dir).name)]
 
-    with gr.Blocks(title="Genome predictor", analytics_enabled=False) as demo:
+    cache = (KEEP_RESULTS_S, KEEP_RESULTS_S)  # Gradio deletes its copies of uploads and results after an hour
+    with gr.Blocks(title="Genome predictor", analytics_enabled=False, delete_cache=cache) as demo:
         gr.Markdown(f"# Genome predictor\nPaste a DNA sequence (A, C, G, T; IUPAC codes allowed; up to {max_nt} nt). "
                     f"The fine-tuned model predicts {view.what()}.")
         with gr.Tab("Predict"):
@@ -125,7 +141,8 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
             run_batch.click(batch, inputs=upload, outputs=[table, download, status], api_visibility="undocumented")
         with gr.Tab("Mutagenesis"):
             gr.Markdown("In-silico saturation mutagenesis: every base is changed to each other base and the change in "
-                        "the prediction is drawn per position (red: the variant raises it, blue: lowers it).")
+                        "the prediction is drawn per position (red: the variant raises it, blue: lowers it); at most "
+                        f"{limits.max_mutagenesis_nt} nt.")
             mut_box = gr.Textbox(label="DNA sequence", lines=3, elem_id="mut_sequence",
                                  max_length=limits.max_request_chars,
                                  value=examples[0]["sequence"] if examples else None)
