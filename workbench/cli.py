@@ -87,7 +87,10 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/);
     typer.echo(task.summary(result))
     typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
     if serve_after:
-        task.serve(result.run_dir, cfg.serve.host, port)
+        try:
+            task.serve(result.run_dir, cfg.serve.host, port)
+        except ValueError as exc:  # e.g. serve.host beyond loopback without sign-in configured
+            _fail(exc)
 
 
 @app.command()
