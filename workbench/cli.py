@@ -1,4 +1,4 @@
-"""Command-line interface: ``workbench run | predict | chat | serve | export | quickstart | load-sample-data``.
+"""Command-line interface: ``workbench run | predict | chat | serve | demo-user | export | quickstart | ...``.
 
 Run as::
 
@@ -7,7 +7,8 @@ Run as::
     workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT task (workbench.tasks.sft)
     workbench run configs/splice.yaml --nproc 2   # data-parallel over 2 processes (torchrun underneath)
     workbench predict RUN_DIR --sequence ACGT...
-    workbench serve RUN_DIR
+    workbench serve RUN_DIR [--compare OTHER_RUN_DIR] [--auth-file FILE]
+    workbench demo-user add USER --file demo_users.txt
     workbench lab                        # JupyterLab on notebooks/, loopback + token
     workbench export RUN_DIR --format merged
     workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
@@ -111,7 +112,10 @@ def run(config: Path = typer.Argument(..., help="Run config YAML (see configs/);
     typer.echo(task.summary(result))
     typer.echo(f"run directory: {result.run_dir}  ({result.seconds / 60:.1f} min)")
     if serve_after:
-        task.serve(result.run_dir, cfg.serve.host, port)
+        try:
+            task.serve(result.run_dir, cfg.serve.host, port)
+        except ValueError as exc:  # e.g. serve.host beyond loopback without sign-in configured
+            _fail(exc)
 
 
 @app.command()
@@ -155,17 +159,34 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
 
 @app.command()
 def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
-          host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the demo to the network."),
-          port: int = typer.Option(7860, help="TCP port (0 = any free port).")) -> None:
-    """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs)."""
+          host: str = typer.Option("127.0.0.1", help="Interface to bind; anything but loopback (e.g. 0.0.0.0) "
+                                   "requires sign-in (WORKBENCH_DEMO_USER/WORKBENCH_DEMO_PASSWORD or --auth-file)."),
+          port: int = typer.Option(7860, help="TCP port (0 = any free port)."),
+          compare: Optional[Path] = typer.Option(None, "--compare", help="A second run directory of the same task "
+                                                 "and classes, shown side by side (champion vs challenger)."),
+          auth_file: Optional[Path] = typer.Option(None, "--auth-file", help="File of `user:pbkdf2_sha256$...` lines "
+                                                   "(`workbench demo-user add`); default $WORKBENCH_DEMO_AUTH_FILE."),
+          max_request_chars: Optional[int] = typer.Option(None, help="Longest pasted text per request, in characters "
+                                                          "(default: the run's serve.max_request_chars, 20000)."),
+          max_batch_rows: Optional[int] = typer.Option(None, help="Most sequences per uploaded FASTA/CSV, in rows "
+                                                       "(default 1000)."),
+          max_upload_mb: Optional[float] = typer.Option(None, help="Largest upload, in megabytes (default 5)."),
+          concurrency: Optional[int] = typer.Option(None, help="Requests the model works on at once (default 2)."),
+          queue_size: Optional[int] = typer.Option(None, help="Requests that may wait in the queue (default 64)."),
+          ) -> None:
+    """Serve the run's Gradio demo (Ctrl+C stops it): the task's own view (a chat for SFT runs). No share link."""
     _logging()
+    from .serving.limits import limits_for
     from .tasks import get_task
 
     try:
         task_file = Path(run_dir) / "task.json"
         task = json.loads(task_file.read_text()) if task_file.is_file() else {}
-        get_task(task.get("type", "classification")).serve(run_dir, host, port)
-    except ValueError as exc:
+        limits = limits_for(run_dir, max_request_chars=max_request_chars, max_batch_rows=max_batch_rows,
+                            max_upload_mb=max_upload_mb, concurrency=concurrency, queue_size=queue_size)
+        get_task(task.get("type", "classification")).serve(run_dir, host, port, compare=compare, auth_file=auth_file,
+                                                           limits=limits)
+    except (ValueError, OSError) as exc:
         _fail(exc)
 
 
@@ -194,42 +215,6 @@ def export(run_dir: Path = typer.Argument(..., help="A run directory written by 
     typer.echo(json.dumps(result_dict(result)) if as_json else summary(result))
 
 
-data_app = typer.Typer(no_args_is_help=True, help="Look at a run config's data source without training.")
-app.add_typer(data_app, name="data")
-
-
-@data_app.command("preview")
-def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose `source:` to preview."),
-                 rows: int = typer.Option(5, "--rows", "-n", help="Rows to show (>= 1)."),
-                 set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE; repeatable.")) -> None:
-    """Show the source's schema, first rows and whether the column mapping fits; writes nothing."""
-    _logging()
-    from data_connectors import ConnectorError, preview_text
-
-    from .config import ConfigError, load_config
-    from .tasks import get_task
-
-    try:
-        cfg = load_config(config, _parse_overrides(set_))
-        mapping = get_task(cfg.task.type)(cfg).column_mapping()
-        typer.echo(preview_text(cfg.source, mapping, n=rows))
-    except (ConfigError, ConnectorError, ValueError) as exc:
-        _fail(exc)
-
-
-@app.command()
-def lab(port: int = typer.Option(8888, help="TCP port on 127.0.0.1."),
-        notebooks: Optional[Path] = typer.Option(None, help="Folder to open (default: the repository's notebooks/).")
-        ) -> None:
-    """Open the notebooks in JupyterLab on loopback with a token (no extension manager, news or update checks)."""
-    from .lab import run_lab
-
-    try:
-        raise typer.Exit(code=run_lab(notebooks, port))
-    except ValueError as exc:
-        _fail(exc)
-
-
 @app.command("load-sample-data")
 def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (default: $WORKBENCH_HOME/warehouse.db).")) -> None:
     """Write the bundled UCI splice data into a SQLite file that stands in for a warehouse."""
@@ -239,17 +224,6 @@ def load_sample_data(db: Path = typer.Option(None, help="SQLite file to write (d
     db = db or paths.home() / "warehouse.db"
     n = load_splice_into_sqlite(db)
     typer.echo(f"wrote {n} rows to table `splice` in {db}\nWAREHOUSE_URL=sqlite:///{db.resolve()}")
-
-
-@app.command("make-gc-data")
-def make_gc_data(out: Path = typer.Option(None, help="CSV to write (default: $WORKBENCH_HOME/splice_gc.csv).")) -> None:
-    """Write the regression demo CSV: bundled splice sequences -> GC content (a computed property, not biology)."""
-    from . import paths
-    from .data.samples import write_gc_csv
-
-    out = out or paths.home() / "splice_gc.csv"
-    n = write_gc_csv(out)
-    typer.echo(f"wrote {n} rows (sequence, gc_content) to {out}\nGC_CSV={out.resolve()}")
 
 
 @app.command()
@@ -266,10 +240,15 @@ def quickstart(config: Path = typer.Option(Path("configs/splice.yaml"), help="Ru
     run(config, set_, serve_after, port, resume=False, dry_run=False, nproc=1)
 
 
+from . import cli_tools  # noqa: E402,F401  (registers demo-user, data preview, lab, make-gc-data on `app`)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m workbench.cli`: run the imported module, on whose app cli_tools registered
+    from workbench.cli import main as _main
+
+    sys.exit(_main())

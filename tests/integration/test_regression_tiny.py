@@ -88,6 +88,13 @@ def test_predictor_cli_and_demo_give_the_saved_values(reg_run):
         assert value == pytest.approx(frame["predicted"][0], abs=1e-3)
         with pytest.raises(Exception, match=r"'X' at 5"):
             Client(url, verbose=False).predict("ACGTX", api_name="/predict")
+        task = json.loads((reg_run.run_dir / "task.json").read_text())
+        train_values = pd.read_csv(reg_run.run_dir / "predictions.csv")["target"]  # the test split's targets
+        low, high = task["target_range"]["min"], task["target_range"]["max"]
+        assert low <= train_values.median() <= high
+        shown, note, plot = Client(url, verbose=False).predict(frame["sequence"][0], api_name="/one")
+        assert shown == pytest.approx(value, abs=1e-4) and plot is not None
+        assert f"Training range of `gc_content`: {low:.4g} to {high:.4g}" in note
     finally:
         demo.close()
 

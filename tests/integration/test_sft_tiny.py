@@ -103,3 +103,31 @@ def test_sft_resumes_through_the_shared_loop(tiny_chat_model_dir, tmp_path, monk
     for key in ref:
         torch.testing.assert_close(got[key], ref[key], rtol=0, atol=1e-6)
     assert resumed.metrics["tuned"]["test"]["loss"] == pytest.approx(straight.metrics["tuned"]["test"]["loss"], abs=1e-6)
+
+
+def test_chat_demo_shows_the_system_prompt_answers_and_audits(tiny_sft_run, session_home):
+    """The Gradio chat of an SFT run: the run's system prompt on the page, the same answer as ChatRun, a message
+    over the request limit refused with a message, and each message audited as a digest."""
+    from gradio_client import Client
+
+    from workbench import audit
+    from workbench.serving.chat import serve_chat
+    from workbench.serving.limits import Limits
+
+    run = ChatRun.load(tiny_sft_run.run_dir)
+    demo, url = serve_chat(tiny_sft_run.run_dir, "127.0.0.1", 0, block=False, limits=Limits(max_request_chars=200))
+    try:
+        client = Client(url, verbose=False)
+        prompt = "How many days of annual leave do I get?"
+        assert client.predict(prompt, api_name="/chat") == run.reply(prompt)
+        with pytest.raises(Exception, match="at most 200 per request"):
+            client.predict("x" * 201, api_name="/chat")
+        import httpx
+
+        config = httpx.get(url + "config").text
+        assert "You are the Kestrel Analytics handbook assistant." in config and "Model card" in config
+    finally:
+        demo.close()
+    events = [e for e in audit.read_events() if e["target"] == str(tiny_sft_run.run_dir)]
+    assert any(e["action"] == "serve" and e["kind"] == "chat" for e in events)
+    assert any(e["action"] == "query" and e["sha256"] == [audit.digest(prompt)] for e in events)

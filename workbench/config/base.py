@@ -119,6 +119,14 @@ class ServeConfig(_Group):
 
     host: str = Field("127.0.0.1", description="Interface to bind; 127.0.0.1 keeps the demo on this machine.")
     port: int = Field(7860, ge=0, le=65535, description="TCP port (0 = any free port).")
+    max_request_chars: int = Field(20_000, gt=0, description=(
+        "Longest text one request may send (pasted sequence or chat message), in characters."))
+    max_batch_rows: int = Field(1_000, gt=0, description="Most sequences one uploaded FASTA/CSV batch may hold.")
+    max_upload_mb: float = Field(5.0, gt=0, le=1024, description="Largest upload accepted, in megabytes (MiB, 2^20 bytes).")
+    concurrency: int = Field(2, gt=0, le=64, description="Requests the model works on at once (Gradio queue).")
+    queue_size: int = Field(64, gt=0, description="Requests that may wait in the queue; more are turned away.")
+    max_mutagenesis_nt: int = Field(300, gt=0, description=(
+        "Longest sequence the demo's mutagenesis tab accepts, in nucleotides (it scores 3 variants per base)."))
 
 
 class PublishedConfig(_Group):

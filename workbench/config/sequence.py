@@ -61,6 +61,9 @@ class TaskConfig(_Group):
     label_words: dict[str, str] = Field(default_factory=dict, description=(
         "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves. "
         "Classification only."))
+    label_names: dict[str, str] = Field(default_factory=dict, description=(
+        "Label -> human-readable name the demo shows (e.g. EI: donor (exon-intron)); labels left out show their "
+        "code. Classification only; display only, it does not change training."))
     pooling: Literal["last", "mean"] = Field("mean", description=(
         "Which hidden state the head reads: `mean` (average over the prompt's tokens; the default recipe) or "
         "`last` (the prompt's final token)."))
@@ -80,6 +83,8 @@ class TaskConfig(_Group):
     def _words_need_classes(self):
         if self.type == "regression" and self.label_words:
             raise ValueError("task.label_words applies to classification only; remove it for task.type: regression")
+        if self.type == "regression" and self.label_names:
+            raise ValueError("task.label_names applies to classification only; remove it for task.type: regression")
         if self.type == "regression" and self.classifier != "lm_head":
             raise ValueError("task.classifier applies to classification only (regression always uses a linear "
                              "head); remove it for task.type: regression")

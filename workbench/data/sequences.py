@@ -49,6 +49,32 @@ def check_sequence(sequence: str, max_length: int = 512, allow_ambiguous: bool =
     return seq
 
 
+def check_records(records: list[tuple[str, str]], max_length: int = 512) -> list[str]:
+    """Validates a batch of ``(id, sequence)`` records (an uploaded FASTA or CSV) with :func:`check_sequence`.
+
+    Args:
+        records: ``(id, raw sequence)`` pairs, in file order.
+        max_length: Longest accepted sequence, in nucleotides.
+
+    Returns:
+        The normalised sequences, in order.
+
+    Raises:
+        SequenceError: Naming up to 3 bad records (id and 1-based record number) and what is wrong with each.
+    """
+    clean, bad = [], []
+    for i, (rid, raw) in enumerate(records):
+        try:
+            clean.append(check_sequence(raw, max_length))
+        except SequenceError as exc:
+            bad.append(f"record {i + 1} ({rid!r}): {exc}")
+    if bad:
+        shown = "" if len(bad) <= 3 else " (the first 3 shown)"
+        raise SequenceError(f"{len(bad)} of {len(records)} sequences are invalid{shown}: " + " | ".join(bad[:3])
+                            + " Fix or remove them and upload again.")
+    return clean
+
+
 @dataclass
 class PolicyReport:
     """What the ambiguity policy did.

@@ -3,7 +3,7 @@
 Run as::
 
     workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
-    workbench serve RUN_DIR            # Gradio chat on 127.0.0.1 (no share link) for an SFT run
+    workbench serve RUN_DIR            # Gradio chat (workbench.serving.chat_app) on 127.0.0.1, no share link
 """
 
 from __future__ import annotations
@@ -75,22 +75,9 @@ class ChatRun:
                         max_new_tokens or self.task.get("max_new_tokens", 128))[0]
 
 
-def serve_chat(run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Serves a Gradio chat (``gr.ChatInterface``) for an SFT run; no share link, analytics off.
+def serve_chat(run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **options):
+    """Serves the Gradio chat of an SFT run (:func:`workbench.serving.chat_app.serve_chat`); returns
+    ``(demo, local_url)``."""
+    from .chat_app import serve_chat as serve
 
-    Returns:
-        ``(demo, local_url)``.
-    """
-    import gradio as gr
-
-    run = ChatRun.load(run_dir)
-    demo = gr.ChatInterface(lambda message, history: run.reply(message, history), title=f"Chat: {run.run_dir.name}",
-                            description="LoRA adapter trained with the workbench; greedy answers, on this machine.",
-                            analytics_enabled=False, examples=[s["prompt"] for s in run.task.get("examples", [])][:4])
-    demo.queue(default_concurrency_limit=1)
-    _, url, _ = demo.launch(server_name=host, server_port=port or None, share=False, prevent_thread_lock=True,
-                            quiet=True, ssr_mode=False, inbrowser=False, show_error=True)
-    print(f"Chat running at {url} (Ctrl+C to stop)", flush=True)
-    if block:
-        demo.block_thread()
-    return demo, url
+    return serve(run_dir, host, port, block, **options)

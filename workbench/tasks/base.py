@@ -125,8 +125,9 @@ class Task:
         raise NotImplementedError
 
     @staticmethod
-    def serve(run_dir: str | Path, host: str, port: int, block: bool = True):
-        """Serves the run's Gradio demo; returns ``(demo, local_url)``."""
+    def serve(run_dir: str | Path, host: str, port: int, block: bool = True, **options):
+        """Serves the run's Gradio demo; returns ``(demo, local_url)``. ``options``: ``auth_file``, ``limits``
+        (a :class:`workbench.serving.limits.Limits`), and for sequence runs ``compare`` (a second run directory)."""
         raise NotImplementedError
 
     @staticmethod

@@ -34,9 +34,10 @@ class ClassificationTask(SequenceTask):
         d = self.config.data
         splits, report = split_rows(sequences, labels, d.duplicates, d.val_fraction, d.test_fraction, d.seed)
         names = sorted(set(labels))
-        unknown = sorted(set(self.config.task.label_words) - set(names))
-        if unknown:
-            raise ValueError(f"task.label_words names labels {unknown} that are not in the data (labels: {names}).")
+        for key in ("label_words", "label_names"):
+            unknown = sorted(set(getattr(self.config.task, key)) - set(names))
+            if unknown:
+                raise ValueError(f"task.{key} names labels {unknown} that are not in the data (labels: {names}).")
         part = {name: ([sequences[i] for i in ix], [names.index(labels[i]) for i in ix]) for name, ix in splits.items()}
         return part, splits, report, {"labels": names}
 
@@ -96,7 +97,8 @@ class ClassificationTask(SequenceTask):
                               f"{self.config.name}: test split (n={metrics['n']})")
         plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png")
         task = {"labels": labels, "label_words": self.words, "label_token_ids": self.scorer.label_ids.tolist(),
-                "classifier": self.scorer.classifier, "examples": examples}
+                "classifier": self.scorer.classifier, "examples": examples,
+                "label_names": {y: self.config.task.label_names.get(y, y) for y in labels}}
         if self.scorer.classifier == "linear":
             self.scorer.save_head(stage / CLASSIFIER_HEAD_FILE)
             task["head_file"] = CLASSIFIER_HEAD_FILE

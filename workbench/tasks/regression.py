@@ -116,7 +116,9 @@ class RegressionTask(SequenceTask):
         plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png",
                   "MSE (standardised)", "validation Spearman")
         bins = self.config.data.quantile_bins
-        task = {"target": target, "scaler": self.scaler.to_dict(), "head_file": HEAD_FILE, "examples": examples}
+        train = record.data.part["train"][1]
+        task = {"target": target, "scaler": self.scaler.to_dict(), "head_file": HEAD_FILE, "examples": examples,
+                "target_range": {"min": float(min(train)), "max": float(max(train))}}
         card_fields = {"target": target, "scaler": self.scaler.to_dict(),
                        "what": f"DNA sequence regression (target `{target}`)",
                        "split_how": f"stratified by {bins} target quantile bins" if bins >= 2 else "shuffled",

@@ -96,6 +96,7 @@ class SequenceTask(Task):
         write_json(stage / "task.json", {
             "type": cfg.task.type, **task_fields, "prompt": cfg.task.prompt, "spaced": cfg.task.spaced,
             "pooling": cfg.task.pooling, "max_length": cfg.data.max_length, "num_layers": cfg.model.num_layers,
+            "sequence_column": cfg.columns.sequence,
             "base_model": record.base_model_entry()})
         training = record.training(eval_seconds=eval_seconds)
         training.update(training_fields)
@@ -116,17 +117,20 @@ class SequenceTask(Task):
     """Name of the :mod:`workbench.serving.demo` function that builds this task's Gradio Blocks."""
 
     @classmethod
-    def demo(cls, predictor):
-        """The Gradio Blocks of this task's demo for a loaded :class:`~workbench.serving.predictor.Predictor`."""
+    def demo(cls, predictor, **options):
+        """The Gradio Blocks of this task's demo for a loaded :class:`~workbench.serving.predictor.Predictor`
+        (``options``: ``limits``, ``compare``)."""
         from ..serving import demo
 
-        return getattr(demo, cls.demo_builder)(predictor)
+        return getattr(demo, cls.demo_builder)(predictor, **options)
 
     @classmethod
-    def serve(cls, run_dir: str | Path, host: str, port: int, block: bool = True):
+    def serve(cls, run_dir: str | Path, host: str, port: int, block: bool = True, **options):
+        """Serves the run's demo; ``options`` go to :func:`workbench.serving.demo.serve` (``compare``,
+        ``auth_file``, ``limits``)."""
         from ..serving.demo import serve
 
-        return serve(run_dir, host, port, block, build=cls.demo)
+        return serve(run_dir, host, port, block, build=cls.demo, **options)
 
 
 def _asdict(report) -> dict:

@@ -201,10 +201,13 @@ class SFTTask(Task):
                 f"n={t['exact_match']['n']})")
 
     @staticmethod
-    def serve(run_dir: str | Path, host: str, port: int, block: bool = True):
+    def serve(run_dir: str | Path, host: str, port: int, block: bool = True, **options):
         from ..serving.chat import serve_chat
 
-        return serve_chat(run_dir, host, port, block)
+        if options.get("compare"):
+            raise ValueError("--compare is for sequence runs; a chat SFT run is served on its own.")
+        return serve_chat(run_dir, host, port, block, auth_file=options.get("auth_file"),
+                          limits=options.get("limits"))
 
     @staticmethod
     def export_refusal(task: dict) -> str | None:
