@@ -98,6 +98,9 @@ def test_each_branch_promote_and_reject(pg_table, tiny_model_dir, retune_home, t
     assert rejected.reason.startswith("rejected: it does not beat the champion by more than the margin 0")
     assert str(get_version("splice-pg", "challenger").version) == "3"
     assert get_version("splice-pg", "3").tags["decision_reason"] == rejected.reason
+    again = retune(cfg, weak)  # the same data as the rejected challenger: not trained again
+    assert (again.outcome, again.exit_code, again.challenger) == ("unchanged", 0, None)
+    assert "equals that of challenger v3, rejected against champion v2; nothing trained" in again.reason
 
     pg_table.append(100)
     with retune_lock("splice-pg"):  # another re-tune of the same model is running
@@ -108,4 +111,4 @@ def test_each_branch_promote_and_reject(pg_table, tiny_model_dir, retune_home, t
     failed = retune(cfg, {"source.query": "SELECT nope FROM nowhere"})
     assert (failed.outcome, failed.exit_code) == ("failed", 5) and "nowhere" in failed.reason
     assert [r.data.tags["decision"] for r in _decision_runs("splice-pg")] == [
-        "promoted", "promoted", "rejected", "failed"]
+        "promoted", "promoted", "rejected", "unchanged", "failed"]

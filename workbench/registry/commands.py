@@ -116,6 +116,8 @@ def retune_cmd(config: Path = typer.Argument(..., help="The model's run config Y
                new_frozen_set: bool = typer.Option(False, "--new-frozen-set", help=(
                    "Carve a new version of the frozen evaluation set and compare on it (retrains even if the data "
                    "are unchanged).")),
+               force: bool = typer.Option(False, "--force", help=(
+                   "Train a challenger even if the data equal the champion's or the last rejected challenger's.")),
                as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object.")) -> None:
     """Champion/challenger re-tune. Exit 0 unchanged or promoted, 3 rejected, 4 locked, 5 failed."""
     from ..cli import _logging
@@ -123,7 +125,7 @@ def retune_cmd(config: Path = typer.Argument(..., help="The model's run config Y
     from ..retune import retune
 
     _logging()
-    result = retune(config, parse_overrides(set_), new_frozen_set=new_frozen_set)
+    result = retune(config, parse_overrides(set_), new_frozen_set=new_frozen_set, force=force)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:

@@ -65,7 +65,7 @@ class RetuneResult:
 
 
 def retune(config_path: str | Path, overrides: dict | None = None, new_frozen_set: bool = False,
-           progress: bool = False) -> RetuneResult:
+           progress: bool = False, force: bool = False) -> RetuneResult:
     """Runs one champion/challenger re-tune; never raises for the outcomes a scheduler acts on.
 
     Args:
@@ -73,6 +73,7 @@ def retune(config_path: str | Path, overrides: dict | None = None, new_frozen_se
         overrides: ``--set`` style overrides (dotted key -> value).
         new_frozen_set: Carve a new frozen-set version and compare on it (and retrain even if the data are unchanged).
         progress: Show training progress bars.
+        force: Train a challenger even if the data equal the champion's or the last rejected challenger's.
 
     Returns:
         A :class:`RetuneResult`; ``outcome`` ``failed`` carries the error in ``reason``.
@@ -92,7 +93,7 @@ def retune(config_path: str | Path, overrides: dict | None = None, new_frozen_se
         with retune_lock(name) as lock:
             if lock["stale_cleared"]:
                 log.warning("cleared a stale lock of pid %s", lock["stale_cleared"].get("pid"))
-            result = _retune_locked(cfg, name, new_frozen_set, progress, state, start)
+            result = _retune_locked(cfg, name, new_frozen_set or force, progress, state, start, new_frozen_set)
     except LockedError as exc:
         from .. import audit
 
@@ -112,7 +113,8 @@ def retune(config_path: str | Path, overrides: dict | None = None, new_frozen_se
     return result
 
 
-def _retune_locked(cfg, name: str, new_frozen_set: bool, progress: bool, state: dict, start: float) -> RetuneResult:
+def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, start: float,
+                   new_frozen_set: bool) -> RetuneResult:
     from ..data.sources import read_sequences
     from ..registry.aliases import champion_number, promote, set_challenger
     from ..registry.log import track_run
@@ -142,10 +144,17 @@ def _retune_locked(cfg, name: str, new_frozen_set: bool, progress: bool, state: 
                             frozen=frozen.to_dict() if frozen else None, data_fingerprint=fingerprint,
                             seconds=seconds, timings=state["timings"], **kw)
 
-    if champion is not None and not new_frozen_set and (champion.tags or {}).get("data_fingerprint") == fingerprint:
+    rejected = find_version(name, "challenger")
+    if champion is not None and not force and (champion.tags or {}).get("data_fingerprint") == fingerprint:
         state["frozen"] = fz.latest_frozen(name)
         return finish("unchanged", f"the source's data fingerprint {fingerprint[:12]}… equals champion "
                       f"v{champion.version}'s; nothing trained")
+    if (rejected is not None and not force and (rejected.tags or {}).get("decision") == "rejected"
+            and (rejected.tags or {}).get("data_fingerprint") == fingerprint):
+        state["frozen"] = fz.latest_frozen(name)
+        return finish("unchanged", f"the source's data fingerprint {fingerprint[:12]}… equals that of challenger "
+                      f"v{rejected.version}, rejected against champion v{champion.version if champion else '-'}; "
+                      "nothing trained (--force retrains)")
     frozen = None if new_frozen_set else fz.latest_frozen(name)
     if frozen is None:
         frozen = fz.carve(name, rows.sequences, rows.labels, fingerprint, cfg.retune.frozen_fraction,
