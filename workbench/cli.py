@@ -25,7 +25,8 @@ from typing import Optional
 
 import typer
 
-from .registry.commands import models_app, retune_cmd
+from .registry.commands import models_app
+from .retune.command import retune_cmd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Private fine-tuning workbench: LoRA fine-tune an open base model on your own data, offline.")
