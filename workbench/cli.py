@@ -12,6 +12,9 @@ Run as::
     workbench lab                        # JupyterLab on notebooks/, loopback + token
     workbench export RUN_DIR --format merged
     workbench chat RUN_DIR --prompt "How many days of annual leave do I get?"
+    workbench models list | show | promote | rollback  # the registry (workbench/registry/commands.py)
+    workbench retune configs/splice.yaml             # champion/challenger re-tune; exit 0/3/4/5
+    workbench serve --model splice@champion          # a registered version (export --model too)
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from typing import Optional
 
 import typer
 
+from .registry.commands import models_app
+from .retune.command import retune_cmd
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Private fine-tuning workbench: LoRA fine-tune an open base model on your own data, offline.")
+MODEL_HELP = "A registered version instead of RUN_DIR: NAME@champion, NAME@challenger or NAME@VERSION."
 
 
 def _logging() -> None:
@@ -54,6 +61,18 @@ def _parse_overrides(items: list[str]) -> dict:
 def _fail(exc: Exception) -> None:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+def _run_dir_or_model(run_dir: Optional[Path], model: Optional[str]) -> Path:
+    """RUN_DIR, or the local run directory of the registered version ``--model NAME@REF`` (exactly one of them)."""
+    from .registry import RegistryError, resolve_run_dir
+
+    if (run_dir is None) == (model is None):
+        _fail(ValueError("give either RUN_DIR or --model NAME@champion|@challenger|@VERSION."))
+    try:
+        return Path(run_dir) if run_dir is not None else resolve_run_dir(model)
+    except RegistryError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -158,12 +177,14 @@ def predict(run_dir: Path = typer.Argument(..., help="A run directory written by
 
 
 @app.command()
-def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
+def serve(run_dir: Optional[Path] = typer.Argument(None, help="A run directory written by `workbench run`."),
+          model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
           host: str = typer.Option("127.0.0.1", help="Interface to bind; anything but loopback (e.g. 0.0.0.0) "
                                    "requires sign-in (WORKBENCH_DEMO_USER/WORKBENCH_DEMO_PASSWORD or --auth-file)."),
           port: int = typer.Option(7860, help="TCP port (0 = any free port)."),
-          compare: Optional[Path] = typer.Option(None, "--compare", help="A second run directory of the same task "
-                                                 "and classes, shown side by side (champion vs challenger)."),
+          compare: Optional[str] = typer.Option(None, "--compare", help="A second run directory, or registered "
+                                                "version (NAME@challenger), of the same task and classes, shown "
+                                                "side by side (champion vs challenger)."),
           auth_file: Optional[Path] = typer.Option(None, "--auth-file", help="File of `user:pbkdf2_sha256$...` lines "
                                                    "(`workbench demo-user add`); default $WORKBENCH_DEMO_AUTH_FILE."),
           max_request_chars: Optional[int] = typer.Option(None, help="Longest pasted text per request, in characters "
@@ -179,6 +200,9 @@ def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `
     from .serving.limits import limits_for
     from .tasks import get_task
 
+    run_dir = _run_dir_or_model(run_dir, model)
+    if compare is not None:
+        compare = _run_dir_or_model(None, compare) if "@" in compare and not Path(compare).exists() else Path(compare)
     try:
         task_file = Path(run_dir) / "task.json"
         task = json.loads(task_file.read_text()) if task_file.is_file() else {}
@@ -191,7 +215,8 @@ def serve(run_dir: Path = typer.Argument(..., help="A run directory written by `
 
 
 @app.command("export")
-def export(run_dir: Path = typer.Argument(..., help="A run directory written by `workbench run`."),
+def export(run_dir: Optional[Path] = typer.Argument(None, help="A run directory written by `workbench run`."),
+           model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
            fmt: str = typer.Option(..., "--format", "-f", help=(
                "adapter (LoRA adapter + tokenizer for PEFT), merged (base + LoRA as one 16-bit safetensors "
                "directory, no PEFT needed) or gguf (one .gguf file for llama.cpp-family runtimes; llama models only).")),
@@ -208,11 +233,20 @@ def export(run_dir: Path = typer.Argument(..., help="A run directory written by 
     _logging()
     from .export import export_run, result_dict, summary
 
+    run_dir = _run_dir_or_model(run_dir, model)
+    if model and out is None:  # a registered version's files are the store's; the export goes under $WORKBENCH_HOME
+        from . import paths
+
+        out = paths.home() / "exports" / model.replace("@", "-") / fmt
     try:
         result = export_run(run_dir, fmt, out, dtype, sequence)
     except (ValueError, OSError) as exc:
         _fail(exc)
     typer.echo(json.dumps(result_dict(result)) if as_json else summary(result))
+
+
+app.command("retune")(retune_cmd)
+app.add_typer(models_app, name="models")
 
 
 @app.command("load-sample-data")

@@ -2,7 +2,7 @@
 
 The workbench never contacts a model hub, telemetry endpoint or analytics service:
 these variables are set (unless the user already set them) before transformers,
-datasets, Unsloth or Gradio are imported.
+datasets, Unsloth, Gradio or MLflow are imported.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
     "UNSLOTH_DISABLE_STATISTICS": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
+    # MLflow: its usage telemetry (MLflow reads DO_NOT_TRACK only as "true", so its own switch is set too), no
+    # progress bars in scheduled logs.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "TOKENIZERS_PARALLELISM": "false",
 }
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import audit, paths
 from .models.backends import device_name, resolve_precision, seed_everything, select_backend, set_threads
+from .registry.log import track_after_run
 from .runs.partial import check_partial, partial_dir
 from .runs.provenance import package_versions, saved_config
 from .runs.run_dir import staged_run_dir
@@ -134,6 +135,8 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
         write_common(stage, record)
         task.write(stage, record)
     shutil.rmtree(partial, ignore_errors=True)
+    if config.registry.track:  # 8 log the run (and register it) in the tracking store
+        track_after_run(final, config)
     dist.barrier()
     seconds = time.perf_counter() - start
     audit.record("train", str(final), name=config.name, task_type=config.task.type, data_fingerprint=data.fingerprint,

@@ -6,8 +6,8 @@
 - :mod:`.loader`: YAML, ``${VAR}`` expansion, ``--set`` overrides, validation that lists every problem at once.
 """
 
-from .base import (SCHEMAS, ConfigError, LoRAConfig, ModelConfig, PublishedConfig, RunBase, ServeConfig,
-                   SplitConfig, TrainConfig, register_schema)
+from .base import (SCHEMAS, ConfigError, LoRAConfig, ModelConfig, PublishedConfig, RegistryConfig, RetuneConfig,
+                   RunBase, ServeConfig, SplitConfig, TrainConfig, register_schema)
 from .loader import (expand_env, load_config, parse_overrides, read_yaml, task_type, validate_config,
                      validate_model)
 from .sequence import (ColumnsConfig, DataConfig, RunConfig, SequenceLoRAConfig, SequenceModelConfig,
@@ -17,8 +17,8 @@ from .sft import (SFTColumnsConfig, SFTConfig, SFTDataConfig, SFTEvalConfig, SFT
 
 __all__ = [
     "SCHEMAS", "ColumnsConfig", "ConfigError", "DataConfig", "LoRAConfig", "ModelConfig", "PublishedConfig",
-    "RunBase", "RunConfig", "SFTColumnsConfig", "SFTConfig", "SFTDataConfig", "SFTEvalConfig", "SFTTaskConfig",
-    "SFTTrainConfig", "SequenceLoRAConfig", "SequenceModelConfig", "SequenceTrainConfig", "ServeConfig", "SplitConfig",
+    "RegistryConfig", "RetuneConfig", "RunBase", "RunConfig", "SFTColumnsConfig", "SFTConfig", "SFTDataConfig",
+    "SFTEvalConfig", "SFTTaskConfig", "SFTTrainConfig", "SequenceLoRAConfig", "SequenceModelConfig", "SequenceTrainConfig", "ServeConfig", "SplitConfig",
     "TaskConfig", "TrainConfig", "expand_env", "load_config", "load_sft_config", "parse_overrides", "read_yaml",
     "register_schema", "task_type", "validate_config", "validate_model", "validate_sft_config",
 ]

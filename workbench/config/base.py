@@ -137,6 +137,39 @@ class PublishedConfig(_Group):
     test_accuracy: dict[str, float] = Field(default_factory=dict, description="Method -> published test accuracy (0-1).")
 
 
+class RegistryConfig(_Group):
+    """Tracking and the model registry (MLflow; see :mod:`workbench.registry`)."""
+
+    track: bool = Field(True, description=(
+        "Log the finished run (redacted config, metrics, plots, model card, adapter) to the MLflow tracking store: "
+        "$WORKBENCH_TRACKING_URI, else SQLite under $WORKBENCH_HOME. A store that cannot be reached only warns; "
+        "the run directory is complete either way."))
+    model_name: str | None = Field(None, description=(
+        "Registered model name (`workbench models`, `workbench retune`); None = the run's `name`."))
+    register_version: bool = Field(False, description=(
+        "Also add the run as a new version of `model_name` (no alias is moved; `workbench models promote` does "
+        "that, and `workbench retune` manages champion/challenger)."))
+
+
+class RetuneConfig(_Group):
+    """Champion/challenger re-tunes (``workbench retune``; see :mod:`workbench.retune`)."""
+
+    metric: str = Field("accuracy", description=(
+        "Metric compared on the frozen evaluation set: accuracy, macro_f1 or mcc (classification); spearman, "
+        "pearson or neg_rmse (regression). Higher is better for all of them."))
+    margin: float = Field(0.0, ge=0, description=(
+        "The challenger is promoted only if its metric minus the champion's is greater than this."))
+    frozen_fraction: float = Field(0.15, gt=0, lt=0.5, description=(
+        "Fraction of the first re-tune's rows carved out as the frozen evaluation set (stratified, fixed seed); "
+        "kept for every later re-tune and never trained on."))
+    frozen_seed: int = Field(1234, description="Seed of the frozen set's carve-out.")
+    bootstrap: int = Field(1000, ge=100, description="Paired bootstrap resamples of the metric difference.")
+    min_free_gb: float = Field(1.0, ge=0, description="Refuse to train when $WORKBENCH_HOME has less free disk.")
+    save_every: int = Field(50, ge=0, description=(
+        "Checkpoint the challenger every this many steps, so a killed re-tune resumes (overrides train.save_every; "
+        "0 = use train.save_every)."))
+
+
 class RunBase(_Group):
     """Fields every recipe's run config shares: name, where it writes, the source, base model, adapter, demo."""
 
@@ -146,6 +179,8 @@ class RunBase(_Group):
     model: ModelConfig = Field(default_factory=ModelConfig)
     lora: LoRAConfig = Field(default_factory=LoRAConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    retune: RetuneConfig = Field(default_factory=RetuneConfig)
 
     @field_validator("name")
     @classmethod

@@ -30,6 +30,9 @@ class DataConfig(SplitConfig):
     quantile_bins: int = Field(5, ge=0, le=100, description=(
         "Regression only: stratify the split by this many quantile bins of the target (0 = a plain seeded "
         "shuffle, not stratified)."))
+    exclude_from: str | None = Field(None, description=(
+        "CSV file with a `sequence` column: source rows with one of those sequences are dropped before splitting "
+        "and counted in the model card's data report. `workbench retune` points it at the frozen evaluation set."))
 
 
 class SequenceModelConfig(ModelConfig):

@@ -25,12 +25,14 @@ class SequenceRows:
         labels: The label column's values for the same rows, as read (strings), shape ``(rows,)``.
         lineage: The connector's lineage record.
         ambiguity: What the IUPAC ambiguity policy did.
+        excluded: Rows dropped because their sequence is in ``data.exclude_from`` (the frozen evaluation set).
     """
 
     sequences: list[str]
     labels: list
     lineage: dc.Lineage
     ambiguity: PolicyReport
+    excluded: int = 0
 
 
 def read_sequence_source(config):
@@ -60,7 +62,34 @@ def read_sequences(config) -> SequenceRows:
     raw_seqs, raw_labels = dataset["sequence"], dataset["label"]
     kept, ambiguity = apply_ambiguity_policy(raw_seqs, config.data.ambiguous, config.data.max_length)
     seqs = [check_sequence(raw_seqs[i], config.data.max_length) for i in kept]
-    return SequenceRows(seqs, [raw_labels[i] for i in kept], lineage, ambiguity)
+    labels = [raw_labels[i] for i in kept]
+    excluded = 0
+    if getattr(config.data, "exclude_from", None):
+        held_out = excluded_sequences(config.data.exclude_from)
+        keep = [i for i, s in enumerate(seqs) if s not in held_out]
+        excluded = len(seqs) - len(keep)
+        seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
+        log.info("excluded %d rows whose sequence is in %s", excluded, config.data.exclude_from)
+    return SequenceRows(seqs, labels, lineage, ambiguity, excluded)
+
+
+def excluded_sequences(path) -> set[str]:
+    """The normalised sequences of ``data.exclude_from`` (a CSV with a ``sequence`` column).
+
+    Raises:
+        ValueError: The file is missing or has no ``sequence`` column.
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"data.exclude_from: {path} does not exist; point it at a CSV with a `sequence` column.")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "sequence" not in (reader.fieldnames or []):
+            raise ValueError(f"data.exclude_from: {path} has no `sequence` column (columns {reader.fieldnames}).")
+        return {"".join(row["sequence"].split()).upper() for row in reader}
 
 
 def read_chat_source(config):

@@ -12,7 +12,7 @@ from ..training.checkpoints import list_checkpoints
 from .run_dir import write_json
 
 # Config keys that may change between an interrupted run and its resume without changing the result.
-_RESUME_FREE = ("serve", "published", "task.label_names", "train.save_every", "train.threads")
+_RESUME_FREE = ("serve", "published", "registry", "retune", "task.label_names", "train.save_every", "train.threads")
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:

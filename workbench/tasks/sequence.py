@@ -80,6 +80,8 @@ class SequenceTask(Task):
                                           for i in splits[name])
         data_report = {"ambiguity": _asdict(rows.ambiguity), "split": report.to_dict(),
                        "rows_used_fingerprint": fingerprint}
+        if self.config.data.exclude_from:
+            data_report["excluded"] = {"rows": rows.excluded, "file": self.config.data.exclude_from}
         self.prompts = {name: [format_prompt(s, self.config.task.prompt, self.config.task.spaced) for s in part[name][0]]
                         for name in part}
         return Prepared(rows.lineage, fingerprint, data_report, part, extra)
