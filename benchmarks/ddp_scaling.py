@@ -5,7 +5,9 @@ first 4 decoder layers, LoRA r=64, bundled splice data in a SQLite warehouse) fo
 with the same global batch. What differs is how the machine's cores are used:
 
 - ``1 x T``: one process with all T cores (``train.threads=T``), the single-process baseline;
-- ``N x T/N``: ``--nproc N`` through torchrun, T/N threads per rank, gloo (CPU) or NCCL (CUDA) all-reduce.
+- ``N x T/N``: ``--nproc N`` through torchrun, T/N threads per rank, gloo (CPU) or NCCL (CUDA) all-reduce;
+- ``1 x T/N``: one process with one rank's threads, to tell the gain of data parallelism from that of running
+  fewer threads per process (on a small model, torch's intra-op threading can cost more than it gives).
 
 Both go through transformers + PEFT (``train.backend=peft``), since multi-process runs do, so the backend is
 not what is compared. The figure per run is ``tokens_seen / (loop seconds - validation seconds)`` from the
@@ -75,14 +77,16 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "workbench", "load-sample-data", "--db", str(home / "warehouse.db")],
                    env={**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(REPO)}, check=True,
                    capture_output=True)
-    layouts = [(1, args.threads), (args.nproc, max(1, args.threads // args.nproc))]
+    per_rank = max(1, args.threads // args.nproc)
+    layouts = [(1, args.threads), (args.nproc, per_rank)] + ([(1, per_rank)] if per_rank != args.threads else [])
     rows = []
     for _ in range(args.repeats):
         for nproc, threads in layouts + layouts[::-1]:
             row = _run(nproc, threads, args, home, home / "runs")
             print(json.dumps(row), flush=True)
             rows.append(row)
-    med = {lay: statistics.median(r["tokens_per_s"] for r in rows if r["nproc"] == lay[0]) for lay in layouts}
+    same = lambda r, lay: (r["nproc"], r["threads_per_rank"]) == lay  # noqa: E731
+    med = {lay: statistics.median(r["tokens_per_s"] for r in rows if same(r, lay)) for lay in layouts}
     ratio = med[layouts[1]] / med[layouts[0]]
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     with args.out.open("a") as fh:
@@ -93,10 +97,13 @@ def main() -> None:
              "", "| layout (processes x threads) | runs | median tokens/s | median train s | steps |",
              "|---|---|---|---|---|"]
     for lay in layouts:
-        rs = [r for r in rows if r["nproc"] == lay[0]]
+        rs = [r for r in rows if same(r, lay)]
         lines.append(f"| {lay[0]} x {lay[1]} | {len(rs)} | {med[lay]:.0f} | "
                      f"{statistics.median(r['train_seconds'] for r in rs):.1f} | {rs[0]['steps']} |")
-    lines += ["", f"Ratio {layouts[1][0]}-process / 1-process tokens/s: **{ratio:.2f}x**."]
+    lines += ["", f"Ratio {layouts[1][0]} x {layouts[1][1]} / 1 x {layouts[0][1]} tokens/s: **{ratio:.2f}x**."]
+    if len(layouts) > 2:
+        lines.append(f"Ratio {layouts[1][0]} x {layouts[1][1]} / 1 x {layouts[2][1]} (same threads per process): "
+                     f"**{med[layouts[1]] / med[layouts[2]]:.2f}x**.")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
