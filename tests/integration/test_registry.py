@@ -84,6 +84,8 @@ def test_runs_are_logged_and_versions_carry_provenance(home, registered):
     assert (resolved / "adapter" / "adapter_model.safetensors").read_bytes() == (
         first.run_dir / "adapter" / "adapter_model.safetensors").read_bytes()
     events = [json.loads(x) for x in (home / "audit.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in events if e["action"] == "train"] == ["train", "train"]  # the two runs
+    events = [e for e in events if e["action"] in ("promote", "rollback")]
     assert [e["action"] for e in events] == ["promote", "promote", "rollback"]
     assert events[-1]["target"] == "tiny-splice@champion" and events[-1]["reason"] == "bad in production"
 
