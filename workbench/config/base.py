@@ -108,6 +108,11 @@ class TrainConfig(_Group):
         "steps and at every evaluation the remaining steps are re-planned from the measured step and validation "
         "times, so that the schedule decays to 0 within the budget; the plan only ever shrinks. With a large "
         "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
+    average_top_k: int = Field(0, ge=0, description=(
+        "Checkpoint averaging: at the end, average the trainable weights of this many best-scoring validation "
+        "evaluations and keep the average if it scores at least as well on validation as the best single one "
+        "(0 or 1 = off; workbench/training/averaging.py). Costs one validation pass and k copies of the adapter "
+        "in memory."))
     save_every: int = Field(0, ge=0, description=(
         "Write a resumable checkpoint (trainable weights, optimiser, scheduler, RNG states, step, best state) every "
         "this many steps into <output_dir>/<name>.partial/checkpoints/ (0 = off). `workbench run --resume` "

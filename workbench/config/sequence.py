@@ -75,6 +75,13 @@ class TaskConfig(_Group):
         "new hidden -> n_labels layer trained with the adapter (the sequence-classification-head route); its "
         "runs cannot be exported as merged/GGUF weights."))
 
+    reverse_complement: Literal["auto", "on", "off"] = Field("auto", description=(
+        "Strand symmetry. `on`: train on every sequence and its reverse complement and average both orientations' "
+        "probabilities at prediction (for tasks where the strand does not matter, e.g. enhancers). `off`: forward "
+        "strand only (splice junctions, where strand matters). `auto`: a probe on the training and validation "
+        "splits decides (workbench/data/strand.py; the model card reports it). Classification only (regression: "
+        "`auto` means `off`)."))
+
     @field_validator("prompt")
     @classmethod
     def _has_placeholder(cls, value: str) -> str:
@@ -88,6 +95,9 @@ class TaskConfig(_Group):
             raise ValueError("task.label_words applies to classification only; remove it for task.type: regression")
         if self.type == "regression" and self.label_names:
             raise ValueError("task.label_names applies to classification only; remove it for task.type: regression")
+        if self.type == "regression" and self.reverse_complement == "on":
+            raise ValueError("task.reverse_complement: on is supported for classification only; use auto or off for "
+                             "task.type: regression")
         if self.type == "regression" and self.classifier != "lm_head":
             raise ValueError("task.classifier applies to classification only (regression always uses a linear "
                              "head); remove it for task.type: regression")

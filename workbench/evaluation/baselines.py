@@ -37,6 +37,27 @@ def _onehot_features(sequences: list[str], width: int) -> np.ndarray:
     return np.array([list(s[:width].ljust(width, "-")) for s in sequences])
 
 
+def baseline_models(width: int) -> dict:
+    """The classification baselines, unfitted: ``{name: (make_model, featurise)}``.
+
+    Args:
+        width: Sequence length the one-hot features are padded/cut to, in nucleotides.
+
+    Returns:
+        ``make_model()`` builds a fresh scikit-learn pipeline; ``featurise(sequences)`` gives its input.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    return {
+        "kmer_logreg": (_kmer_pipeline, lambda seqs: seqs),
+        "onehot_logreg": (lambda: make_pipeline(OneHotEncoder(handle_unknown="ignore"),
+                                                LogisticRegression(max_iter=2000, C=0.1)),
+                          lambda seqs: _onehot_features(seqs, width)),
+    }
+
+
 def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str], test_y: list[int],
                   labels: list[str]) -> dict[str, dict]:
     """Fits each baseline on the training split and scores it on the test split.

@@ -157,12 +157,26 @@ def encode_prompts(tokenizer, prompts: list[str]) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def predict_proba(scorer: LabelScorer, tokenizer, prompts: list[str], batch_size: int = 64,
-                  progress: bool = False) -> torch.Tensor:
+                  progress: bool = False, reverse_prompts: list[str] | None = None) -> torch.Tensor:
     """Class probabilities for prompts.
+
+    Args:
+        scorer: The label scorer.
+        tokenizer: The base model's tokenizer.
+        prompts: Prompts, shape ``(n,)``.
+        batch_size: Prompts per forward pass.
+        progress: Show a tqdm bar.
+        reverse_prompts: The prompts of the same sequences' reverse complements, shape ``(n,)``: the result is
+            then the mean of both orientations' probabilities (test-time augmentation, ``task.reverse_complement``).
 
     Returns:
         Float tensor of shape ``(len(prompts), n_labels)``; rows sum to 1.
     """
+    if reverse_prompts is not None:
+        if len(reverse_prompts) != len(prompts):
+            raise ValueError(f"reverse_prompts has {len(reverse_prompts)} prompts for {len(prompts)} prompts.")
+        both = predict_proba(scorer, tokenizer, list(prompts) + list(reverse_prompts), batch_size, progress)
+        return (both[:len(prompts)] + both[len(prompts):]) / 2
     from tqdm.auto import tqdm
 
     was_training = scorer.training

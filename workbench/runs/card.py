@@ -48,6 +48,10 @@ def model_card(info: dict[str, Any]) -> str:
     resumed = f"; resumed from the checkpoint at step {tr['resumed_from_step']}" if tr.get("resumed_from_step") else ""
     if tr.get("budget_steps") is not None:
         stop += f"; the {train.get('max_minutes', 0):g}-min wall-time budget cut the plan to {tr['budget_steps']} steps"
+    kept = "weights kept from that step"
+    if tr.get("averaged_steps"):
+        kept = (f"the average of the evaluations at steps {tr['averaged_steps']} scored {tr['averaged_val_score']:.4f}"
+                + ("; those averaged weights are kept" if tr.get("averaged") else "; not better, so weights kept from that step"))
     return f"""# {info['name']}
 
 A LoRA adapter for {what}, trained with the private
@@ -72,7 +76,7 @@ fine-tuning workbench on {info['date']}.
   layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
   seed {train['seed']}; {tr['steps']} of {tr['planned_steps']} planned steps in {tr['seconds']:.0f} s{stop}{resumed};
-  best validation {tr['val_metric']} {tr['best_val_score']:.4f} at step {tr['best_step']} (weights kept from that step)
+  best validation {tr['val_metric']} {tr['best_val_score']:.4f} at step {tr['best_step']} ({kept})
 - prompt: spaced={cfg['task']['spaced']}, template `{cfg['task']['prompt']!r}`, {head}
 
 {results}

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..data.sequences import check_sequence, format_prompt
+from ..data.strand import reverse_complement
 from ..models.backends import resolve_precision
 from ..models.base_model import resolve_base_model
 from ..models.heads import LabelScorer, predict_proba
@@ -168,7 +169,10 @@ class Predictor:
             scaler = TargetScaler(**self.task["scaler"])
             values = scaler.invert(predict_standardised(self.scorer, self.tokenizer, prompts, batch_size)).tolist()
             return [ValuePrediction(s, float(v), self.target) for s, v in zip(clean, values)]
-        proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size)
+        reverse = None
+        if self.task.get("reverse_complement"):  # trained strand-symmetric: average both orientations
+            reverse = [format_prompt(reverse_complement(s), self.task["prompt"], self.task["spaced"]) for s in clean]
+        proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size, reverse_prompts=reverse)
         return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
                 for s, p in zip(clean, proba)]
 

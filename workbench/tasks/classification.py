@@ -41,8 +41,31 @@ class ClassificationTask(SequenceTask):
         part = {name: ([sequences[i] for i in ix], [names.index(labels[i]) for i in ix]) for name, ix in splits.items()}
         return part, splits, report, {"labels": names}
 
+    def prepare(self, model):
+        """Reads and splits the rows (see :meth:`SequenceTask.prepare`), then settles ``task.reverse_complement``."""
+        from ..data.sequences import format_prompt
+        from ..data.strand import probe_strand_symmetry, reverse_complement
+
+        prepared = super().prepare(model)
+        setting, part = self.config.task.reverse_complement, prepared.part
+        probe = probe_strand_symmetry(*part["train"], *part["validation"]) if setting == "auto" else None
+        self.strand = {"setting": setting, "on": probe.symmetric if probe else setting == "on",
+                       "probe": probe.to_dict() if probe else None}
+        prepared.report["strand"] = self.strand
+        tcfg = self.config.task
+        self.rc_prompts = ({name: [format_prompt(reverse_complement(s), tcfg.prompt, tcfg.spaced) for s in part[name][0]]
+                            for name in part} if self.strand["on"] else None)
+        return prepared
+
+    def _proba(self, split: str, progress: bool = False):
+        from ..models.heads import predict_proba
+
+        reverse = self.rc_prompts[split] if self.rc_prompts else None
+        return predict_proba(self.scorer, self.tokenizer, self.prompts[split], progress=progress,
+                             reverse_prompts=reverse)
+
     def objective(self, data, model, tokenizer, autocast, device: str):
-        from ..models.heads import LabelScorer, label_token_ids, predict_proba
+        from ..models.heads import LabelScorer, label_token_ids
 
         self.tokenizer = tokenizer
         self.labels = data.extra["labels"]
@@ -53,10 +76,13 @@ class ClassificationTask(SequenceTask):
         val_prompts, y_val = self.prompts["validation"], torch.tensor(data.part["validation"][1], dtype=torch.long)
 
         def validate() -> float:
-            return (predict_proba(self.scorer, tokenizer, val_prompts).argmax(-1) == y_val).float().mean().item()
+            return (self._proba("validation").argmax(-1) == y_val).float().mean().item()
 
         targets = torch.tensor(data.part["train"][1], dtype=torch.long)
-        return prompt_objective(self.scorer, tokenizer, self.prompts["train"], targets,
+        train_prompts = self.prompts["train"]
+        if self.rc_prompts:  # reverse-complement augmentation: one epoch = every row in both orientations
+            train_prompts, targets = train_prompts + self.rc_prompts["train"], torch.cat([targets, targets])
+        return prompt_objective(self.scorer, tokenizer, train_prompts, targets,
                                 torch.nn.functional.cross_entropy, validate if val_prompts else None, "accuracy",
                                 self.prompts)
 
@@ -67,10 +93,9 @@ class ClassificationTask(SequenceTask):
 
     def evaluate(self, data, progress: bool) -> dict:
         from ..evaluation.metrics import classification_metrics
-        from ..models.heads import predict_proba
 
         start = time.perf_counter()
-        self.proba = predict_proba(self.scorer, self.tokenizer, self.prompts["test"], progress=progress).numpy()
+        self.proba = self._proba("test", progress).numpy()
         self.pred = self.proba.argmax(1).tolist()
         metrics = classification_metrics(data.part["test"][1], self.pred, self.labels, self.proba)
         self.eval_seconds = time.perf_counter() - start
@@ -98,13 +123,14 @@ class ClassificationTask(SequenceTask):
         plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png")
         task = {"labels": labels, "label_words": self.words, "label_token_ids": self.scorer.label_ids.tolist(),
                 "classifier": self.scorer.classifier, "examples": examples,
-                "label_names": {y: self.config.task.label_names.get(y, y) for y in labels}}
+                "label_names": {y: self.config.task.label_names.get(y, y) for y in labels},
+                "reverse_complement": self.strand["on"]}
         if self.scorer.classifier == "linear":
             self.scorer.save_head(stage / CLASSIFIER_HEAD_FILE)
             task["head_file"] = CLASSIFIER_HEAD_FILE
         card_fields = {"labels": labels, "label_words": self.words,
                        "what": f"DNA sequence classification ({', '.join(labels)})", "split_how": "stratified by label",
-                       "head": f"label words {self.words}"}
+                       "head": f"label words {self.words}; {strand_note(self.strand)}"}
         self.write_sequence_run(stage, record, task, card_fields, results_section, self.eval_seconds,
                                 best_val_accuracy=record.result.best_val_score)
 
@@ -122,6 +148,18 @@ class ClassificationTask(SequenceTask):
                     "the LM weights, so merged/GGUF/adapter exports would lose it. Use the run directory, or retrain "
                     "with task.classifier: lm_head to export.")
         return None
+
+
+def strand_note(strand: dict) -> str:
+    """The model card's line on ``task.reverse_complement`` (what was used and, for ``auto``, why)."""
+    used = ("reverse-complement augmentation and test-time averaging of both strands" if strand["on"]
+            else "forward strand only (no reverse-complement augmentation)")
+    probe = strand.get("probe")
+    if not probe:
+        return f"{used} (task.reverse_complement: {strand['setting']})"
+    return (f"{used} (task.reverse_complement: auto; the {probe['baseline']} baseline scored validation accuracy "
+            f"{probe['plain_val_accuracy']:.4f} trained on the forward strand, {probe['augmented_val_accuracy']:.4f} "
+            "with reverse complements added)")
 
 
 def results_section(info: dict[str, Any]) -> str:

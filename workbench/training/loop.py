@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from . import averaging
 from . import checkpoints as ckpt
 from . import distributed as dist
 from .budget import replan
@@ -76,7 +77,8 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     eval_every = options.eval_every or steps_per_epoch
     dist.broadcast_parameters(params)
     parallel = dist.world_size() > 1
-    loop = {"step": 0, "order": None, "bad_evals": 0, "window": [], "best_score": None, "last_eval": -1, "total": total}
+    loop = {"step": 0, "order": None, "bad_evals": 0, "window": [], "best_score": None, "last_eval": -1, "total": total,
+            "top": []}
     optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else
@@ -117,6 +119,7 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         result.val_history.append((step, score))
         result.val_seconds.append(elapsed_before + time.perf_counter() - start)
         log.info("step %d: validation %s %.4f", step, val_metric, score)
+        averaging.offer(loop.setdefault("top", []), options.average_top_k, score, step, named, objective.maximize)
         if _better(score, loop["best_score"], objective.maximize):
             loop["best_score"], loop["bad_evals"] = score, 0
             result.best_val_score, result.best_step = score, step
@@ -190,9 +193,35 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     if loop["last_eval"] != loop["step"]:
         evaluate(loop["step"])
     if best_state is not None:
-        with torch.no_grad():
-            for name, p in named.items():
-                p.copy_(best_state[name])
+        load(named, best_state)
+    if len(loop.get("top", [])) >= 2:
+        keep_average(objective, named, loop["top"], result, best_state)
     result.steps = loop["step"]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def load(named: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None:
+    """Copies ``state``'s tensors into the parameters ``named`` (same names and shapes)."""
+    with torch.no_grad():
+        for name, p in named.items():
+            p.copy_(state[name])
+
+
+def keep_average(objective: Objective, named: dict[str, torch.Tensor], top: list, result: TrainResult,
+                 best_state: dict[str, torch.Tensor] | None) -> None:
+    """Scores the average of the ``top`` evaluations' weights on validation (:mod:`.averaging`); keeps it if it
+    scores at least as well as the best single evaluation, else restores ``best_state``. Records both in ``result``."""
+    load(named, averaging.average(top))
+    began = time.perf_counter()
+    score = dist.broadcast_score(objective.validate() if dist.is_main() else None)
+    result.validation_seconds += time.perf_counter() - began
+    result.averaged_steps, result.averaged_val_score = sorted(step for _, step, _ in top), score
+    best = result.best_val_score
+    if score == best or _better(score, best, objective.maximize):
+        result.best_val_score, result.averaged = score, True
+        log.info("kept the average of %d evaluations (steps %s): validation %s %.4f (best single %.4f)",
+                 len(top), result.averaged_steps, objective.val_metric, score, best)
+    elif best_state is not None:
+        load(named, best_state)
+        log.info("checkpoint average scored %.4f < best single %.4f on validation: kept the best single", score, best)

@@ -62,6 +62,7 @@ class TrainOptions:
     save_every: int = 0
     max_steps: int = 0
     max_minutes: float = 0.0
+    average_top_k: int = 0
 
     @classmethod
     def from_config(cls, train, log_every: int = 10) -> "TrainOptions":
@@ -70,7 +71,8 @@ class TrainOptions:
                    warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay,
                    max_grad_norm=train.max_grad_norm, seed=train.seed, log_every=log_every,
                    eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every,
-                   max_steps=train.max_steps, max_minutes=train.max_minutes)
+                   max_steps=train.max_steps, max_minutes=train.max_minutes,
+                   average_top_k=train.average_top_k)
 
 
 @dataclass
@@ -96,6 +98,9 @@ class TrainResult:
         tokens_seen: Tokens processed in training forward passes (padding excluded).
         trained_tokens: Of those, tokens that carry a loss (chat SFT: assistant tokens; 0 for sequence tasks,
             whose loss is on the pooled prompt).
+        averaged: True if the kept weights are the average of the best evaluations (``train.average_top_k``).
+        averaged_steps: Steps of the evaluations that were averaged (empty if none were).
+        averaged_val_score: Validation score of that average (kept or not), or ``None``.
     """
 
     steps: int = 0
@@ -114,6 +119,9 @@ class TrainResult:
     trainable_parameters: int = 0
     tokens_seen: int = 0
     trained_tokens: int = 0
+    averaged: bool = False
+    averaged_steps: list[int] = field(default_factory=list)
+    averaged_val_score: float | None = None
 
 
 def schedule_steps(n_train: int, batch_size: int, epochs: float) -> tuple[int, int]:

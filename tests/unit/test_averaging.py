@@ -1,0 +1,75 @@
+"""Checkpoint averaging (workbench.training.averaging) and the loop's greedy keep-or-restore rule."""
+
+import math
+
+import pytest
+import torch
+
+from workbench.training import averaging
+from workbench.training.objective import TrainOptions
+
+from .test_trainer import _data, _scorer, _weights, train
+
+
+def _state(value):
+    return {"w": torch.full((2, 3), float(value))}
+
+
+def test_offer_keeps_the_k_best_and_ignores_nan():
+    top = []
+    for step, score in enumerate([0.5, 0.9, float("nan"), 0.7, 0.6], start=1):
+        averaging.offer(top, 3, score, step, _state(step))
+    assert [(s, step) for s, step, _ in top] == [(0.9, 2), (0.7, 4), (0.6, 5)]
+    assert torch.equal(averaging.average(top)["w"], torch.full((2, 3), (2 + 4 + 5) / 3))
+
+
+def test_offer_minimising_and_k_below_two_keeps_nothing():
+    top = []
+    for step, score in enumerate([3.0, 1.0, 2.0], start=1):
+        averaging.offer(top, 2, score, step, _state(step), maximize=False)
+    assert [step for _, step, _ in top] == [2, 3]
+    off = []
+    averaging.offer(off, 1, 0.9, 1, _state(1))
+    assert off == []
+
+
+def test_offer_clones_the_weights():
+    top, live = [], _state(1)
+    averaging.offer(top, 2, 0.5, 1, live)
+    live["w"].add_(10)
+    assert torch.equal(top[0][2]["w"], torch.ones(2, 3))
+
+
+def test_average_of_nothing_says_what_to_do():
+    with pytest.raises(ValueError, match="average_top_k"):
+        averaging.average([])
+
+
+def _run(tiny_model_dir, scores, k):
+    scorer, tok = _scorer(tiny_model_dir)
+    prompts, y = _data(32)
+    seen, snapshots = iter(scores), []
+
+    def validate():
+        snapshots.append(_weights(scorer))
+        return next(seen)
+
+    opts = TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1, average_top_k=k)
+    result = train(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate, opts, progress=False)
+    return result, snapshots, _weights(scorer)
+
+
+def test_loop_keeps_the_average_when_it_validates_at_least_as_well(tiny_model_dir):
+    result, snapshots, final = _run(tiny_model_dir, [0.5, 0.8, 0.6, 0.7, 0.9], k=2)  # 4 evals, then the average
+    assert result.averaged and result.averaged_steps == [2, 4] and result.averaged_val_score == 0.9
+    assert result.best_val_score == 0.9
+    for name, value in final.items():
+        assert torch.allclose(value, (snapshots[1][name] + snapshots[3][name]) / 2)
+
+
+def test_loop_restores_the_best_single_when_the_average_is_worse(tiny_model_dir):
+    result, snapshots, final = _run(tiny_model_dir, [0.5, 0.8, 0.6, 0.7, 0.1], k=3)
+    assert not result.averaged and result.averaged_steps == [2, 3, 4] and math.isclose(result.averaged_val_score, 0.1)
+    assert result.best_step == 2 and result.best_val_score == 0.8
+    for name, value in final.items():
+        assert torch.equal(value, snapshots[1][name])

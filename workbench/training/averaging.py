@@ -1,0 +1,47 @@
+"""Checkpoint averaging (``train.average_top_k``): the uniform average of the trainable weights of the K
+best-scoring validation evaluations of one run.
+
+Averaging the weights of several points of one training trajectory lands nearer the centre of a flat optimum and
+usually generalises better than any single point (Izmailov et al. 2018, "Averaging weights leads to wider optima
+and better generalization", UAI; Wortsman et al. 2022, "Model soups", ICML, whose "uniform soup" of the best
+checkpoints this is). For a LoRA adapter the A and B matrices are averaged separately: along one trajectory the
+product of the averages stays close to the average of the products, and the loop checks the result: the average is
+kept only if it scores at least as well on the validation split as the best single evaluation (the greedy-soup
+rule), so the switch cannot make the selected weights worse on validation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def offer(top: list, k: int, score: float, step: int, named: dict[str, torch.Tensor], maximize: bool = True) -> None:
+    """Keeps ``named``'s current weights in ``top`` if ``score`` is among the ``k`` best so far.
+
+    Args:
+        top: ``[(score, step, {name: tensor}), ...]``, best first; updated in place (it is saved in checkpoints).
+        k: How many evaluations to keep (< 2: keep none).
+        score: This evaluation's validation score (NaN is never kept).
+        step: The optimiser step of this evaluation.
+        named: The trainable parameters, ``{name: tensor}``; cloned, not referenced.
+        maximize: Higher scores are better (False for a loss).
+    """
+    if k < 2 or math.isnan(score):
+        return
+    top.append((score, step, {n: p.detach().clone() for n, p in named.items()}))
+    top.sort(key=lambda item: (-item[0] if maximize else item[0], -item[1]))  # ties: the later step first
+    del top[k:]
+
+
+def average(top: list) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the kept weights, ``{name: tensor}`` (shapes as in the model).
+
+    Raises:
+        ValueError: If ``top`` is empty.
+    """
+    if not top:
+        raise ValueError("no evaluations were kept to average; set train.average_top_k >= 2 and validate the run.")
+    names = top[0][2].keys()
+    return {n: torch.stack([state[n].float() for _, _, state in top]).mean(0).to(top[0][2][n].dtype) for n in names}
