@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         "test_n": metrics["test"]["n"],
         "onehot_baseline_accuracy": metrics["baselines"]["onehot_logreg"]["accuracy"],
         "kmer_baseline_accuracy": metrics["baselines"]["kmer_logreg"]["accuracy"],
+        "vs_baselines": metrics["test"].get("vs_baselines"),  # accuracy difference + paired-bootstrap 95 % CI
         "best_val_accuracy": tr["best_val_accuracy"],
         "val_history": tr["val_history"],
         "val_seconds": tr.get("val_seconds"),
@@ -124,6 +125,26 @@ def time_to_target(row: dict, target: float) -> float | None:
     return None
 
 
+def versus(group: list[dict]) -> str:
+    """The summary's difference column: per run, the paired-bootstrap difference from that run's stronger baseline
+    (one-hot or k-mer), averaged over the runs, and how many runs' intervals exclude 0 (``–`` for older rows)."""
+    import statistics
+
+    picked = []
+    for row in group:
+        vs = row.get("vs_baselines") or {}
+        if "onehot_logreg" in vs and "kmer_logreg" in vs:
+            stronger = ("onehot_logreg" if row["onehot_baseline_accuracy"] >= row["kmer_baseline_accuracy"]
+                        else "kmer_logreg")
+            picked.append(vs[stronger])
+    if not picked:
+        return "–"
+    mean = lambda xs: statistics.fmean(xs)  # noqa: E731
+    above = sum(p["ci95"][0] > 0 for p in picked)
+    return (f"{mean(p['difference'] for p in picked):+.4f} [{mean(p['ci95'][0] for p in picked):+.4f}, "
+            f"{mean(p['ci95'][1] for p in picked):+.4f}]; CI above 0 in {above}/{len(picked)}")
+
+
 def summarise(results: Path, target: float = 0.93) -> dict:
     """Groups result rows by tag and writes ``<results>.md``: seeds, mean +- std of test accuracy and MCC.
 
@@ -142,8 +163,9 @@ def summarise(results: Path, target: float = 0.93) -> dict:
         groups.setdefault(row["tag"], []).append(row)
     out = {}
     lines = ["| tag | seeds | test accuracy (mean ± std) | MCC (mean ± std) | mean 95 % bootstrap CI (accuracy) | "
-             "one-hot baseline | k-mer baseline | train min / run | min to val ≥ {target} | command |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "one-hot baseline | k-mer baseline | difference from the stronger baseline, mean [mean 95 % CI] | "
+             "train min / run | min to val ≥ {target} | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines[0] = lines[0].replace("{target}", f"{target:g}")
     for tag, group in groups.items():
         acc = [r["test_accuracy"] for r in group]
@@ -159,7 +181,7 @@ def summarise(results: Path, target: float = 0.93) -> dict:
         lines.append(f"| {tag} | {len(group)} | {out[tag]['accuracy_mean']:.4f} ± {out[tag]['accuracy_std']:.4f} | "
                      f"{out[tag]['mcc_mean']:.4f} ± {out[tag]['mcc_std']:.4f} | {ci} | "
                      f"{statistics.fmean(r['onehot_baseline_accuracy'] for r in group):.4f} | "
-                     f"{statistics.fmean(r['kmer_baseline_accuracy'] for r in group):.4f} | "
+                     f"{statistics.fmean(r['kmer_baseline_accuracy'] for r in group):.4f} | {versus(group)} | "
                      f"{statistics.fmean(r['train_seconds'] for r in group) / 60:.1f} | {ttt} | "
                      f"`{group[-1]['command']}` |")
     md = results.with_suffix(".md")

@@ -213,8 +213,10 @@ def tiny_run_config(db: Path, model_dir: Path, out: Path, **train) -> dict:
         "model": {"base_model": str(model_dir)},
         "lora": {"r": 8, "lora_alpha": 16},
         "task": {"label_words": {"EI": "donor", "IE": "acceptor", "N": "neither"}},
+        # the default recipe's wall-time budget, early stopping and checkpoint averaging are off here: the tiny
+        # runs must be deterministic (a wall-clock budget is not); tests that need them set them
         "train": {"epochs": 0.2, "learning_rate": 3e-3, "batch_size": 32, "precision": "fp32", "backend": "auto",
-                  **train},
+                  "max_minutes": 0, "early_stopping_patience": 0, "average_top_k": 0, **train},
     }
 
 

@@ -21,6 +21,11 @@ def test_onehot_baseline_learns_a_positional_motif():
     assert res["onehot_logreg"]["accuracy"] > 0.9
     assert res["majority"]["accuracy"] < 0.6
     assert res["onehot_logreg"]["accuracy"] > res["majority"]["accuracy"]
+    again, predictions = run_baselines(seqs[:400], ys[:400], seqs[400:], ys[400:], ["neg", "pos"],
+                                       return_predictions=True)
+    assert set(predictions) == set(res) and all(len(p) == 200 for p in predictions.values())
+    for name, pred in predictions.items():  # the returned predictions are the ones the metrics were computed from
+        assert sum(p == y for p, y in zip(pred, ys[400:])) / 200 == again[name]["accuracy"] == res[name]["accuracy"]
 
 
 def test_regression_baselines_fit_a_composition_target():

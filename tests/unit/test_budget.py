@@ -50,7 +50,9 @@ def test_a_wall_time_budget_ends_the_run_in_time_and_a_generous_one_changes_noth
                                                max_minutes=budget_s / 60), progress=False)
     took = time.perf_counter() - began
     assert cut.budget_steps is not None and cut.steps == cut.budget_steps < cut.planned_steps == 800
-    assert took < budget_s * 1.5, f"{took:.2f} s for a {budget_s} s budget"
+    # unbudgeted, the 800 planned steps of >= 0.02 s would take >= 16 s; the budget ends the run near 1.2 s. The
+    # bound is loose (a busy machine stretches steps between the re-plans), the step counts above are the contract.
+    assert took < 800 * 0.02 / 4, f"{took:.2f} s for a {budget_s} s budget"
     plain = train(_objective(0.0), TrainOptions(epochs=2, learning_rate=1e-2, batch_size=8), progress=False)
     roomy = train(_objective(0.0), TrainOptions(epochs=2, learning_rate=1e-2, batch_size=8, max_minutes=60),
                   progress=False)

@@ -65,3 +65,33 @@ def test_regression_metrics_known_values(tmp_path):
     assert np.isnan(constant["spearman"]) and constant["r2"] == pytest.approx(0.0)
     png = plot_scatter(y, [1.1, 2.2, 2.9, 4.2], tmp_path / "s.png", "t", "gc")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paired_difference_interval_excludes_zero_only_for_a_real_win():
+    from workbench.evaluation.metrics import paired_difference_ci
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 600)
+    wrong = (truth + 1) % 3
+    good = np.where(rng.random(600) < 0.95, truth, wrong)  # ~95 % correct
+    worse = np.where(rng.random(600) < 0.80, truth, wrong)  # ~80 % correct
+    win = paired_difference_ci(truth, good, worse)
+    assert win["difference"] == pytest.approx((good == truth).mean() - (worse == truth).mean(), abs=1e-6)
+    assert 0 < win["ci95"][0] < win["difference"] < win["ci95"][1]
+    # the same predictions but one row: the difference is tiny and the interval straddles 0
+    near = good.copy()
+    near[np.flatnonzero(good == truth)[0]] = wrong[np.flatnonzero(good == truth)[0]]
+    tie = paired_difference_ci(truth, good, near)
+    assert tie["difference"] == pytest.approx(1 / 600, abs=1e-6)
+    assert tie["ci95"][0] <= 0 <= tie["ci95"][1]
+    # the paired interval is narrower than the two unpaired intervals would suggest (shared rows cancel)
+    from workbench.evaluation.metrics import bootstrap_ci
+
+    unpaired = bootstrap_ci(truth.tolist(), good.tolist())["accuracy"]
+    assert tie["ci95"][1] - tie["ci95"][0] < unpaired[1] - unpaired[0]
+    # a metric given as a function gives the same accuracy interval as the vectorised default
+    acc = paired_difference_ci(truth, good, worse, fn=lambda t, p: float((t == p).mean()))
+    assert acc["difference"] == pytest.approx(win["difference"]) and acc["ci95"] == pytest.approx(win["ci95"])
+    assert paired_difference_ci(truth, good, worse) == win  # seeded: reproducible
+    with pytest.raises(ValueError, match="equally long"):
+        paired_difference_ci(truth, good[:10], worse)

@@ -59,7 +59,7 @@ def baseline_models(width: int) -> dict:
 
 
 def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str], test_y: list[int],
-                  labels: list[str]) -> dict[str, dict]:
+                  labels: list[str], return_predictions: bool = False):
     """Fits each baseline on the training split and scores it on the test split.
 
     Args:
@@ -68,38 +68,33 @@ def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str
         test_seqs: Test sequences, shape ``(n_test,)``.
         test_y: Test class indices, shape ``(n_test,)``.
         labels: Class names.
+        return_predictions: Also return each baseline's predicted class indices on the test split, shape
+            ``(n_test,)``, for paired comparisons (see ``workbench.evaluation.metrics.paired_difference_ci``).
 
     Returns:
-        ``{baseline name: metrics dict (see workbench.evaluation.metrics.classification_metrics) + "seconds"}``.
+        ``{baseline name: metrics dict (see workbench.evaluation.metrics.classification_metrics) + "seconds"}``;
+        with ``return_predictions``, the pair ``(that dict, {baseline name: predictions})``.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
     from .metrics import classification_metrics
 
     results: dict[str, dict] = {}
+    predictions: dict[str, list[int]] = {}
     width = max(len(s) for s in train_seqs)
-    models = {
-        "kmer_logreg": (_kmer_pipeline(), lambda seqs: seqs),
-        "onehot_logreg": (
-            make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=2000, C=0.1)),
-            lambda seqs: _onehot_features(seqs, width),
-        ),
-    }
-    for name, (model, featurise) in models.items():
+    for name, (make_model, featurise) in baseline_models(width).items():
         start = time.perf_counter()
+        model = make_model()
         model.fit(featurise(train_seqs), train_y)
         proba = model.predict_proba(featurise(test_seqs))
-        pred = model.classes_[proba.argmax(1)]
+        predictions[name] = model.classes_[proba.argmax(1)].tolist()
         full = np.zeros((len(test_seqs), len(labels)))
         full[:, model.classes_] = proba
-        results[name] = classification_metrics(list(test_y), pred.tolist(), labels, full)
+        results[name] = classification_metrics(list(test_y), predictions[name], labels, full)
         results[name]["seconds"] = time.perf_counter() - start
     majority = int(np.bincount(train_y, minlength=len(labels)).argmax())
-    results["majority"] = classification_metrics(list(test_y), [majority] * len(test_y), labels)
+    predictions["majority"] = [majority] * len(test_y)
+    results["majority"] = classification_metrics(list(test_y), predictions["majority"], labels)
     results["majority"]["seconds"] = 0.0
-    return results
+    return (results, predictions) if return_predictions else results
 
 
 _ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)

@@ -89,15 +89,12 @@ def predictions(run_dir, sequences: list[str], labels: list[str]) -> tuple[np.nd
 
 def paired_bootstrap(truth: np.ndarray, champ: np.ndarray, chall: np.ndarray, fn, n_boot: int = 1000,
                      seed: int = 0) -> tuple[float, float]:
-    """95 % interval of ``fn(truth, chall) - fn(truth, champ)`` over row resamples shared by both models."""
-    rng = np.random.default_rng(seed)
-    n = len(truth)
-    diffs = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        diffs[b] = fn(truth[idx], chall[idx]) - fn(truth[idx], champ[idx])
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return float(low), float(high)
+    """95 % interval of ``fn(truth, chall) - fn(truth, champ)`` over row resamples shared by both models
+    (see :func:`workbench.evaluation.metrics.paired_difference_ci`)."""
+    from ..evaluation.metrics import paired_difference_ci
+
+    low, high = paired_difference_ci(truth, chall, champ, fn, n_boot, seed)["ci95"]
+    return low, high
 
 
 def decide(truth: np.ndarray, champ: np.ndarray, chall: np.ndarray, task_type: str, metric: str, margin: float,

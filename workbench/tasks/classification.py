@@ -89,15 +89,21 @@ class ClassificationTask(SequenceTask):
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_baselines
 
-        return run_baselines(*data.part["train"], *data.part["test"], data.extra["labels"])
+        results, self.baseline_pred = run_baselines(*data.part["train"], *data.part["test"], data.extra["labels"],
+                                                    return_predictions=True)
+        return results
 
     def evaluate(self, data, progress: bool) -> dict:
-        from ..evaluation.metrics import classification_metrics
+        from ..evaluation.metrics import classification_metrics, paired_difference_ci
 
         start = time.perf_counter()
         self.proba = self._proba("test", progress).numpy()
         self.pred = self.proba.argmax(1).tolist()
-        metrics = classification_metrics(data.part["test"][1], self.pred, self.labels, self.proba)
+        y_test = data.part["test"][1]
+        metrics = classification_metrics(y_test, self.pred, self.labels, self.proba)
+        # accuracy difference (this model - baseline) with its paired-bootstrap interval, per baseline
+        metrics["vs_baselines"] = {name: paired_difference_ci(y_test, self.pred, pred)
+                                   for name, pred in getattr(self, "baseline_pred", {}).items()}
         self.eval_seconds = time.perf_counter() - start
         return metrics
 
@@ -137,9 +143,10 @@ class ClassificationTask(SequenceTask):
     @staticmethod
     def summary(result) -> str:
         m, b = result.metrics, result.baselines
-        return (f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-                f"(one-hot baseline {b['onehot_logreg']['accuracy']:.4f}, "
-                f"k-mer baseline {b['kmer_logreg']['accuracy']:.4f})")
+        vs = m.get("vs_baselines", {})
+        versus = "; ".join(f"{label} baseline {b[name]['accuracy']:.4f}, difference {difference_cell(vs.get(name))}"
+                           for name, label in (("onehot_logreg", "one-hot"), ("kmer_logreg", "k-mer")))
+        return f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  ({versus})"
 
     @staticmethod
     def export_refusal(task: dict) -> str | None:
@@ -166,9 +173,10 @@ def results_section(info: dict[str, Any]) -> str:
     """The model card's test-split results: this model beside the baselines, intervals, per-class figures."""
     m, base = info["metrics"], info["base_model"]
     rows = [("this model (LoRA, " + base["name"] + ")", m)] + [(k, v) for k, v in info["baselines"].items()]
+    vs = m.get("vs_baselines", {})
     table = "\n".join(
-        f"| {name} | {fmt(v['accuracy'])} | {fmt(v['macro_f1'])} | {fmt(v['mcc'])} | {fmt(v.get('auroc', '–'))} |"
-        for name, v in rows)
+        f"| {name} | {fmt(v['accuracy'])} | {difference_cell(vs.get(name))} | {fmt(v['macro_f1'])} | {fmt(v['mcc'])} "
+        f"| {fmt(v.get('auroc', '–'))} |" for name, v in rows)
     published = ""
     if info.get("published"):
         pub = info["published"]
@@ -184,10 +192,10 @@ def results_section(info: dict[str, Any]) -> str:
           if ci else "")
     return f"""## Test-split results (n = {m['n']}; never used for model selection)
 
-| model | accuracy | macro-F1 | MCC | AUROC |
-|---|---|---|---|---|
+| model | accuracy | accuracy difference, this model − baseline [95 % CI] | macro-F1 | MCC | AUROC |
+|---|---|---|---|---|---|
 {table}
-{ci}{published}
+{ci}{verdict_sentence(vs)}{published}
 
 Per class (this model):
 
@@ -199,3 +207,25 @@ Per class (this model):
 """
 
 
+
+
+def difference_cell(vs: dict | None) -> str:
+    """``+0.0123 [+0.0051, +0.0198]`` for one baseline's row of the card, or ``–`` (this model's own row)."""
+    if not vs:
+        return "–"
+    return f"{vs['difference']:+.4f} [{vs['ci95'][0]:+.4f}, {vs['ci95'][1]:+.4f}]"
+
+
+def verdict_sentence(vs: dict) -> str:
+    """One line saying, per baseline, whether the paired-bootstrap interval of the difference excludes 0."""
+    if not vs:
+        return ""
+    said = {"above": [], "below": [], "level": []}
+    for name, v in vs.items():
+        low, high = v["ci95"]
+        said["above" if low > 0 else "below" if high < 0 else "level"].append(name)
+    parts = [f"better than {', '.join(said['above'])} (interval above 0)" if said["above"] else "",
+             f"worse than {', '.join(said['below'])} (interval below 0)" if said["below"] else "",
+             f"not distinguishable from {', '.join(said['level'])} (interval contains 0)" if said["level"] else ""]
+    return ("Paired bootstrap of the accuracy difference (the same 1,000 resamples of test rows for both models): "
+            f"this model is {'; '.join(p for p in parts if p)}.\n")
