@@ -22,9 +22,16 @@ def test_replan_fits_the_remaining_steps_and_the_evaluations():
     assert replan(100, 150, 600, 120.0, 20.0, 2, 50) == 150  # never grows
     assert replan(100, 1000, 60, 61.0, 0.0, 0, 50) == 100  # budget spent: stop here
     assert replan(0, 1000, 60, 0.0, 0.0, 0, 50) == 1000
+    # before any evaluation a priced validation pass (20 s) is reserved for the final one and spread over the
+    # evaluations to come: (60 - 10 - 20) / (1 + 20/100) = 25 more steps; a measured pass replaces the estimate.
+    assert replan(10, 1000, 60, 10.0, 0.0, 0, 100, eval_estimate=20.0) == 35
+    assert replan(10, 1000, 60, 10.0, 0.0, 0, 100, eval_estimate=0.0) == 60
+    assert replan(100, 10_000, 600, 120.0, 20.0, 2, 50, eval_estimate=99.0) == 100 + 391
 
 
-def _objective(delay: float) -> Objective:
+def _objective(delay: float, val_delay: float = 0.0, val_rows: int = 0) -> Objective:
+    """A linear model on 64 rows whose steps take ``delay`` s and whose validation pass of ``val_rows`` rows takes
+    ``val_delay`` s (one 64-row validation batch: ``val_delay * 64 / val_rows`` s)."""
     torch.manual_seed(0)
     module = torch.nn.Linear(4, 1)
     x, y = torch.randn(64, 4), torch.randn(64, 1)
@@ -33,8 +40,16 @@ def _objective(delay: float) -> Objective:
         time.sleep(delay)
         return torch.nn.functional.mse_loss(module(x[idx]), y[idx]), len(idx), 0
 
-    return Objective(module, 64, batch_loss, validate=lambda: -torch.nn.functional.mse_loss(module(x), y).item(),
-                     val_metric="neg_mse")
+    def validate():
+        time.sleep(val_delay)
+        return -torch.nn.functional.mse_loss(module(x), y).item()
+
+    def eval_forward():
+        time.sleep(val_delay * 64 / max(1, val_rows))
+        module(x)
+
+    return Objective(module, 64, batch_loss, validate=validate, val_metric="neg_mse", eval_forward=eval_forward,
+                     val_rows=val_rows)
 
 
 def test_max_steps_caps_the_schedule():
@@ -67,3 +82,42 @@ def test_budget_fields_are_validated(tmp_path):
     with pytest.raises(ConfigError) as err:
         validate_config(raw)
     assert "max_minutes" in str(err.value) and "max_steps" in str(err.value)
+
+
+def test_a_run_whose_only_evaluation_is_the_last_prices_it_before_it_runs():
+    # one 0.6 s validation pass of 128 rows (two timed batches of 64), no evaluation before the end, 1.2 s budget
+    options = TrainOptions(epochs=100, learning_rate=1e-2, batch_size=8, eval_every=10_000, max_minutes=1.2 / 60)
+    priced = train(_objective(0.01, val_delay=0.6, val_rows=128), options, progress=False)
+    unpriced = train(_objective(0.01, val_delay=0.6, val_rows=0), options, progress=False)  # val_rows 0: unknown
+    assert len(priced.val_history) == len(unpriced.val_history) == 1  # only the final evaluation ran
+    # the priced plan leaves room for the 0.6 s pass (about (1.2 - 0.3 - 0.6) / 0.01 = 30 steps); the unpriced
+    # one spends the whole budget on steps (about 90) and then runs over by the pass
+    assert priced.steps < unpriced.steps
+    assert priced.steps <= (1.2 - 0.6) / 0.01, priced.steps
+
+
+def test_a_plan_cut_by_a_slow_start_grows_back_when_the_pace_recovers_but_never_past_the_epochs():
+    # 10 steps in 40 s (a busy start): 60 s budget -> 15 steps fit. At step 15, 45 s in, the recent pace is
+    # faster: (45 / 15) = 3 s per step -> 5 more steps fit, 20 in all; a much faster pace stops at the 1000 planned.
+    assert replan(10, 1000, 60, 40.0, 0.0, 0, 100) == 15
+    assert replan(15, 1000, 60, 45.0, 0.0, 0, 100) == 20
+    assert replan(15, 1000, 6_000, 45.0, 0.0, 0, 100) == 1000
+
+    slow_start = {"calls": 0}
+    torch.manual_seed(0)
+    module = torch.nn.Linear(4, 1)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+
+    def batch_loss(idx):
+        slow_start["calls"] += 1
+        time.sleep(0.03 if slow_start["calls"] <= 20 else 0.005)  # a busy start: the first 20 steps are slow
+        return torch.nn.functional.mse_loss(module(x[idx]), y[idx]), len(idx), 0
+
+    objective = Objective(module, 64, batch_loss, validate=lambda: -torch.nn.functional.mse_loss(module(x), y).item(),
+                          val_metric="neg_mse")
+    result = train(objective, TrainOptions(epochs=100, learning_rate=1e-2, batch_size=8, eval_every=8,
+                                           max_minutes=1.5 / 60), progress=False)
+    # the first re-plan (step 40 = the warm-up: 20 steps at 0.03 s + 20 at 0.005 s, 0.7 s) plans about
+    # 40 + 0.8 / 0.0175 = 85 steps; the evaluations after it measure the faster pace and extend the plan towards
+    # 20 + 0.9 / 0.005 = 200 (fewer with the loop's own overhead), never past the 800 planned steps
+    assert result.val_history and 110 < result.steps <= 800, result.steps

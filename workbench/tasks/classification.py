@@ -84,7 +84,7 @@ class ClassificationTask(SequenceTask):
             train_prompts, targets = train_prompts + self.rc_prompts["train"], torch.cat([targets, targets])
         return prompt_objective(self.scorer, tokenizer, train_prompts, targets,
                                 torch.nn.functional.cross_entropy, validate if val_prompts else None, "accuracy",
-                                self.prompts)
+                                self.prompts, val_passes=2 if self.rc_prompts else 1)
 
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_baselines

@@ -26,7 +26,7 @@ from .base import Prepared, Task
 def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch.Tensor,
                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                      validate: Callable[[], float] | None = None, val_metric: str = "accuracy",
-                     all_prompts: dict[str, list[str]] | None = None) -> Objective:
+                     all_prompts: dict[str, list[str]] | None = None, val_passes: int = 1) -> Objective:
     """The :class:`~workbench.training.objective.Objective` of a sequence task.
 
     Args:
@@ -38,6 +38,8 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
         validate: Returns the validation score (higher is better), or ``None``.
         val_metric: Name of that score.
         all_prompts: Prompts per split, for the dry run's token counts and validation timing (default: train only).
+        val_passes: Forward passes per validation prompt (2 with test-time reverse-complement averaging), so the
+            wall-time budget prices a validation pass before the first one.
 
     Returns:
         The objective; the tokens it reports are the prompts' real tokens (padding excluded).
@@ -59,7 +61,9 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
         val = splits["validation"][:64] or prompts[:64]
         scorer(**{k: v.to(device) for k, v in encode_prompts(tokenizer, val).items()})
 
-    return Objective(scorer, len(prompts), batch_loss, validate, val_metric, True, token_counts, eval_forward)
+    val_rows = len(splits["validation"]) * val_passes if validate is not None else 0
+    return Objective(scorer, len(prompts), batch_loss, validate, val_metric, True, token_counts, eval_forward,
+                     val_rows=val_rows)
 
 
 class SequenceTask(Task):

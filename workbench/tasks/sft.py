@@ -136,7 +136,7 @@ class SFTTask(Task):
                          autocast)
 
         return Objective(model, len(train), batch_loss, validate if validation else None, "loss", False, token_counts,
-                         eval_forward, reduction="tokens")
+                         eval_forward, reduction="tokens", val_rows=len(validation))
 
     def _scores(self, data, label: str) -> tuple[dict, list[str]]:
         from ..models.generation import generate

@@ -30,7 +30,7 @@ import torch
 from . import averaging
 from . import checkpoints as ckpt
 from . import distributed as dist
-from .budget import replan
+from .budget import price_validation, replan
 from .objective import Objective, TrainOptions, TrainResult, schedule_steps
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         max(0.0, (loop["total"] - s) / max(1, loop["total"] - warmup)))
     generator = torch.Generator().manual_seed(options.seed)
     best_state: dict[str, torch.Tensor] | None = None
+    priced, eval_estimate = 0.0, 0.0  # seconds spent timing a validation batch; the validation pass it predicts
 
     latest = ckpt.latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None
     if resume and latest is None:
@@ -128,16 +129,20 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
             loop["bad_evals"] += 1
 
     def fit_budget(step: int) -> None:
+        nonlocal priced, eval_estimate
         if not options.max_minutes:
             return
-        new = replan(step, loop["total"], options.max_minutes * 60, elapsed_before + time.perf_counter() - start,
-                     result.validation_seconds, len(result.val_history), eval_every)
+        if validate is not None and not result.val_history and not priced:
+            priced, eval_estimate = price_validation(objective)
+        new = replan(step, result.planned_steps, options.max_minutes * 60 - priced,
+                     elapsed_before + time.perf_counter() - start - priced, result.validation_seconds,
+                     len(result.val_history), eval_every, eval_estimate)
         new = int(dist.broadcast_score(new))  # rank 0's clock decides for every rank
-        if new < loop["total"]:
+        if new != loop["total"]:
             log.info("wall-time budget %.1f min: schedule re-planned from %d to %d steps",
                      options.max_minutes, loop["total"], new)
-            loop["total"] = result.budget_steps = new
-            bar.total = new
+            loop["total"] = bar.total = new
+            result.budget_steps = new if new < result.planned_steps else None
 
     def save(step: int) -> None:
         state = {"optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),

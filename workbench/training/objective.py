@@ -32,6 +32,9 @@ class Objective:
         eval_forward: One no-grad forward over a validation batch of 64 rows, for the dry run's timing.
         reduction: What the batch loss is a mean over: ``"rows"`` (sequence tasks) or ``"tokens"`` (chat SFT:
             loss-carrying tokens), so data-parallel ranks weight their shards as one process would.
+        val_rows: Prompts one validation pass scores (both strands counted where test-time reverse-complement
+            averaging is on); with ``eval_forward`` it lets a wall-time budget price a validation pass before the
+            first one has run (0 = unknown: the first pass is priced once it has run).
     """
 
     module: torch.nn.Module
@@ -43,6 +46,7 @@ class Objective:
     token_counts: Callable[[], dict[str, list[int]]] = dict
     eval_forward: Callable[[], None] | None = None
     reduction: str = "rows"
+    val_rows: int = 0
 
 
 @dataclass
