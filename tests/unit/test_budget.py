@@ -1,4 +1,4 @@
-"""The wall-time budget (train.max_minutes, train.max_steps): the plan shrinks to what fits, never grows."""
+"""The wall-time budget (train.max_minutes, train.max_steps): the plan follows what fits, never past the planned steps."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_replan_fits_the_remaining_steps_and_the_evaluations():
     # 100 steps in 120 s of which 20 s were 2 evaluations (10 s each), eval every 50 steps, 600 s budget:
     # per step 1 s + 10/50 s of evaluation; 480 s left minus the final evaluation -> 470 / 1.2 = 391 steps.
     assert replan(100, 10_000, 600, 120.0, 20.0, 2, 50) == 100 + 391
-    assert replan(100, 150, 600, 120.0, 20.0, 2, 50) == 150  # never grows
+    assert replan(100, 150, 600, 120.0, 20.0, 2, 50) == 150  # never past the planned steps
     assert replan(100, 1000, 60, 61.0, 0.0, 0, 50) == 100  # budget spent: stop here
     assert replan(0, 1000, 60, 0.0, 0.0, 0, 50) == 1000
     # before any evaluation a priced validation pass (20 s) is reserved for the final one and spread over the

@@ -107,7 +107,8 @@ class TrainConfig(_Group):
         "Wall-time budget of the training loop, in minutes, validation included (0 = none). After the first "
         "steps and at every evaluation the remaining steps are re-planned from the measured step and validation "
         "times (before the first evaluation, a validation pass is priced from one timed validation batch), so "
-        "that the schedule decays to 0 within the budget; the plan only ever shrinks. With a large "
+        "that the schedule decays to 0 within the budget; the plan never exceeds the steps `epochs` asks for. "
+        "With a large "
         "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
     average_top_k: int = Field(0, ge=0, description=(
         "Checkpoint averaging: at the end, average the trainable weights of this many best-scoring validation "

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-
-import torch
 
 from .objective import Objective
 
@@ -62,12 +59,7 @@ def price_validation(objective: Objective) -> tuple[float, float]:
     """
     if objective.eval_forward is None or objective.val_rows <= 0:
         return 0.0, 0.0
-    began = time.perf_counter()
-    objective.module.eval()
-    with torch.no_grad():
-        objective.eval_forward()
-    objective.module.train()
-    spent = time.perf_counter() - began
+    spent = objective.time_eval_batch()
     estimate = spent * math.ceil(objective.val_rows / 64)
     log.info("a validation batch took %.1f s: a validation pass of %d prompts is priced at %.0f s",
              spent, objective.val_rows, estimate)

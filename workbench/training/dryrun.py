@@ -121,16 +121,7 @@ def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every
         seconds.append(time.perf_counter() - start)
     measured = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss_bytes()
     module.zero_grad(set_to_none=True)
-    eval_batch = 0.0
-    if objective.eval_forward is not None:
-        module.eval()
-        with torch.no_grad():
-            start = time.perf_counter()
-            objective.eval_forward()
-            if cuda:
-                torch.cuda.synchronize(device)
-            eval_batch = time.perf_counter() - start
-        module.train()
+    eval_batch = objective.time_eval_batch()
     optimizer_bytes = 2 * 4 * trainable
     val_batches = -(-len(lengths["validation"]) // 64)
     return DryRunReport(

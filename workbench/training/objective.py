@@ -8,6 +8,7 @@ and returns a :class:`TrainResult`, which goes into ``metrics.json`` and the mod
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -47,6 +48,22 @@ class Objective:
     eval_forward: Callable[[], None] | None = None
     reduction: str = "rows"
     val_rows: int = 0
+
+    def time_eval_batch(self) -> float:
+        """Seconds of one no-grad :attr:`eval_forward` (a validation batch of 64 rows) in eval mode, or 0.0 if
+        there is none; the module is back in train mode afterwards. Used by the dry run and the wall-time budget."""
+        if self.eval_forward is None:
+            return 0.0
+        cuda = torch.cuda.is_available() and any(p.is_cuda for p in self.module.parameters())
+        self.module.eval()
+        with torch.no_grad():
+            start = time.perf_counter()
+            self.eval_forward()
+            if cuda:
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+        self.module.train()
+        return seconds
 
 
 @dataclass
