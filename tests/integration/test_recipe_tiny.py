@@ -58,6 +58,24 @@ def test_predictor_reproduces_saved_predictions(tiny_run):
             assert p.probabilities[label] == pytest.approx(row[f"p_{label}"], abs=1e-4)
 
 
+def test_validation_predictions_are_the_kept_weights_on_the_validation_split(tiny_run):
+    """validation_predictions.csv holds every validation row once with the kept weights' probabilities (what a
+    threshold or blend is chosen on, never the test split): the predictor reproduces them, and its accuracy is the
+    best validation score the loop kept."""
+    frame = pd.read_csv(tiny_run.run_dir / "validation_predictions.csv")
+    metrics = json.loads((tiny_run.run_dir / "metrics.json").read_text())
+    split = metrics["data"]["split"]["sizes"]
+    assert len(frame) == split["validation"] and not set(frame["sequence"]) & set(
+        pd.read_csv(tiny_run.run_dir / "predictions.csv")["sequence"])
+    predictor = Predictor.load(tiny_run.run_dir, precision="fp32")
+    columns = [f"p_{label}" for label in predictor.labels]
+    for p, (_, row) in zip(predictor.predict(frame["sequence"][:10].tolist()), frame.head(10).iterrows()):
+        assert [p.probabilities[y] for y in predictor.labels] == pytest.approx(row[columns].tolist(), abs=1e-4)
+    predicted = frame[columns].to_numpy().argmax(1)
+    accuracy = (frame["label"].to_numpy() == [predictor.labels[i] for i in predicted]).mean()
+    assert accuracy == pytest.approx(metrics["training"]["best_val_accuracy"], abs=1e-6)
+
+
 def test_predict_in_a_fresh_process_reproduces_saved_predictions(tiny_run, tmp_path):
     """`workbench predict` in its own process (transformers + PEFT, nothing patched by an earlier Unsloth load in
     this process) reads the adapter the recipe saved and gives the probabilities written at training time."""

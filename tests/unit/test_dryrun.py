@@ -1,5 +1,6 @@
 """Dry-run sizing (workbench.training.dryrun): counts, one measured step, nothing changed."""
 
+import pytest
 import torch
 
 from workbench.tasks.sequence import prompt_objective
@@ -29,3 +30,20 @@ def test_estimate_counts_measures_and_leaves_weights_alone(tiny_model_dir):
     for n, p in scorer.named_parameters():
         if p.requires_grad:
             assert torch.equal(p, before[n]) and p.grad is None
+
+
+def test_estimate_prices_both_strands_of_validation(tiny_model_dir):
+    """With test-time reverse-complement averaging a validation pass scores every row twice: 100 rows, 2 passes
+    -> 4 batches of 64 per evaluation (1 pass: 2 batches)."""
+    model, tok = load_lora_model(str(tiny_model_dir), LoRASpec(4, 8, 0.0, ["q_proj", "v_proj"]), "peft", seed=0)
+    scorer = LabelScorer(model, label_token_ids(tok, ["donor", "acceptor"]))
+    prompts = {"train": ["DNA : A C G Class :"] * 16, "validation": ["DNA : A Class :"] * 100, "test": []}
+    batches = {}
+    for passes in (1, 2):
+        objective = prompt_objective(scorer, tok, prompts["train"], torch.zeros(16, dtype=torch.long),
+                                     torch.nn.functional.cross_entropy, lambda: 0.5, all_prompts=prompts,
+                                     val_passes=passes)
+        report = estimate(objective, batch_size=16, epochs=2)
+        assert report.evaluations == 2
+        batches[passes] = report.estimated_eval_seconds / (report.eval_batch_seconds * report.evaluations)
+    assert batches == pytest.approx({1: 2, 2: 4})

@@ -26,7 +26,7 @@ class ClassificationTask(SequenceTask):
 
     type = "classification"
     demo_builder = "build_classification_demo"
-    run_files = ("predictions.csv", "confusion_matrix.png")
+    run_files = ("predictions.csv", "validation_predictions.csv", "confusion_matrix.png")
 
     def split(self, sequences: list[str], labels: list):
         from ..data.splits import split_rows
@@ -99,6 +99,8 @@ class ClassificationTask(SequenceTask):
         start = time.perf_counter()
         self.proba = self._proba("test", progress).numpy()
         self.pred = self.proba.argmax(1).tolist()
+        # the kept weights' validation-split probabilities, for thresholds, calibration or blends chosen off the test
+        self.val_proba = self._proba("validation").numpy() if self.prompts["validation"] else None
         y_test = data.part["test"][1]
         metrics = classification_metrics(y_test, self.pred, self.labels, self.proba)
         # accuracy difference (this model - baseline) with its paired-bootstrap interval, per baseline
@@ -124,6 +126,11 @@ class ClassificationTask(SequenceTask):
         for j, name in enumerate(labels):
             frame[f"p_{name}"] = self.proba[:, j].round(6)
         frame.to_csv(stage / "predictions.csv", index=False)
+        val = record.data.part["validation"]
+        frame = pd.DataFrame({"sequence": val[0], "label": [labels[i] for i in val[1]]})
+        for j, name in enumerate(labels):
+            frame[f"p_{name}"] = (self.val_proba[:, j].round(6) if self.val_proba is not None else [])
+        frame.to_csv(stage / "validation_predictions.csv", index=False)
         plot_confusion_matrix(metrics["confusion_matrix"], labels, stage / "confusion_matrix.png",
                               f"{self.config.name}: test split (n={metrics['n']})")
         plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png")

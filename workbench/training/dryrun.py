@@ -38,7 +38,8 @@ class DryRunReport:
         estimated_train_seconds: ``step_seconds * total_steps`` (an upper bound when prompt lengths vary,
             since the measured batch is the longest; the optimiser step itself is not timed).
         eval_batch_seconds: Wall time of one no-grad forward over a validation batch of 64.
-        estimated_eval_seconds: ``eval_batch_seconds`` times validation batches times evaluations.
+        estimated_eval_seconds: ``eval_batch_seconds`` times validation batches (of ``Objective.val_rows``, both
+            strands counted under reverse-complement averaging) times evaluations.
     """
 
     rows: dict[str, int]
@@ -123,7 +124,8 @@ def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every
     module.zero_grad(set_to_none=True)
     eval_batch = objective.time_eval_batch()
     optimizer_bytes = 2 * 4 * trainable
-    val_batches = -(-len(lengths["validation"]) // 64)
+    # rows one validation pass scores: both strands where test-time reverse-complement averaging is on
+    val_batches = -(-(objective.val_rows or len(lengths["validation"])) // 64)
     return DryRunReport(
         rows={k: len(v) for k, v in lengths.items()}, tokens={k: sum(v) for k, v in lengths.items()},
         steps_per_epoch=steps_per_epoch, total_steps=total, evaluations=evaluations, trainable_parameters=trainable,
