@@ -126,3 +126,20 @@ def test_linear_classifier_mean_pooling_run_reloads(splice_db, tiny_model_dir, t
         export_run(run_dir, "merged")
     (run_dir / task["head_file"]).unlink()
     assert missing_files(run_dir) == [task["head_file"]]
+
+
+def test_dinucleotide_tokens_reach_the_predictor(splice_db, tiny_model_dir, tmp_path):
+    """task.kmer=2: task.json records it, training sees about half the prompt tokens of one base per token, and
+    the predictor formats new sequences the same way (it reproduces the saved probabilities)."""
+    seen = {}
+    for kmer in (1, 2):
+        cfg = tiny_run_config(splice_db, tiny_model_dir, tmp_path / f"k{kmer}", epochs=0.1)
+        cfg["task"]["kmer"] = kmer
+        run_dir = setup(validate_config(cfg), progress=False).run_dir
+        seen[kmer] = json.loads((run_dir / "metrics.json").read_text())["training"]["tokens_seen"]
+    assert json.loads((run_dir / "task.json").read_text())["kmer"] == 2
+    assert 0.45 < seen[2] / seen[1] < 0.75  # 60 bases -> 60 tokens vs ~33, plus the shared template tokens
+    frame = pd.read_csv(run_dir / "predictions.csv")
+    for p, (_, row) in zip(Predictor.load(run_dir, precision="fp32").predict(frame["sequence"][:10].tolist()),
+                           frame.head(10).iterrows()):
+        assert p.label == row["predicted"] and p.probabilities["EI"] == pytest.approx(row["p_EI"], abs=1e-4)

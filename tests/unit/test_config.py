@@ -87,6 +87,11 @@ def test_classifier_route_is_for_classification_only():
         validate_config({"name": "x", "source": src, "task": {"type": "regression", "classifier": "linear"}})
     with pytest.raises(ConfigError, match="task.pooling"):
         validate_config({"name": "x", "source": src, "task": {"pooling": "max"}})
+    assert validate_config({"name": "x", "source": src, "task": {"kmer": 2}}).task.kmer == 2
+    with pytest.raises(ConfigError, match="task.spaced is false"):
+        validate_config({"name": "x", "source": src, "task": {"kmer": 2, "spaced": False}})
+    with pytest.raises(ConfigError, match="task.kmer"):
+        validate_config({"name": "x", "source": src, "task": {"kmer": 0}})
 
 
 def test_splice_preset_spells_out_the_default_recipe(monkeypatch):
@@ -95,7 +100,7 @@ def test_splice_preset_spells_out_the_default_recipe(monkeypatch):
     preset = load_config(REPO / "configs" / "splice.yaml")
     default = validate_config({"name": "x", "source": {"kind": "files", "path": "x.csv"}})
     for group, fields in {"model": ("num_layers",), "lora": ("r", "lora_alpha", "first_layer", "target_modules"),
-                          "task": ("pooling", "classifier", "spaced"),
+                          "task": ("pooling", "classifier", "spaced", "kmer"),
                           "train": ("epochs", "learning_rate", "batch_size")}.items():
         for name in fields:
             assert getattr(getattr(preset, group), name) == getattr(getattr(default, group), name), f"{group}.{name}"

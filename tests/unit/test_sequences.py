@@ -45,3 +45,6 @@ def test_policy_names_row_with_invalid_letter():
 def test_format_prompt_spaced_and_unspaced():
     assert format_prompt("ACG") == "DNA: A C G\nClass:"
     assert format_prompt("ACG", "seq={sequence} ->", spaced=False) == "seq=ACG ->"
+    assert format_prompt("ACGTA", "{sequence}", kmer=2) == "AC GT A"  # non-overlapping from the first base
+    assert format_prompt("ACGTAC", "{sequence}", kmer=3) == "ACG TAC"
+    assert format_prompt("ACGTA", "{sequence}", spaced=False, kmer=2) == "ACGTA"  # kmer needs spaced

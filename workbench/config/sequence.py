@@ -60,6 +60,9 @@ class TaskConfig(_Group):
         "`classification`: label word scored through the restricted LM head. `regression`: a linear head on the "
         "last prompt token's hidden state predicts the (standardised) numeric target, MSE loss."))
     spaced: bool = Field(True, description="Separate nucleotides by spaces so each base is its own token.")
+    kmer: int = Field(1, ge=1, le=6, description=(
+        "With `spaced`: nucleotides per space-separated group, non-overlapping from the first base (1 = one base "
+        "per token; 2 = dinucleotides, 14 of whose 16 are one SmolLM2 token, so prompts are about half as long)."))
     prompt: str = Field("DNA: {sequence}\nClass:", description="Prompt template; must contain {sequence}.")
     label_words: dict[str, str] = Field(default_factory=dict, description=(
         "Label -> word the model predicts (first token must differ between labels); empty = the labels themselves. "
@@ -91,6 +94,9 @@ class TaskConfig(_Group):
 
     @model_validator(mode="after")
     def _words_need_classes(self):
+        if self.kmer != 1 and not self.spaced:
+            raise ValueError(f"task.kmer: {self.kmer} groups spaced nucleotides, but task.spaced is false; set "
+                             "task.spaced: true, or remove task.kmer to give the raw sequence to the tokenizer")
         if self.type == "regression" and self.label_words:
             raise ValueError("task.label_words applies to classification only; remove it for task.type: regression")
         if self.type == "regression" and self.label_names:

@@ -133,15 +133,20 @@ def apply_ambiguity_policy(sequences: list[str], policy: str, max_length: int = 
     return kept, report
 
 
-def format_prompt(sequence: str, template: str = "DNA: {sequence}\nClass:", spaced: bool = True) -> str:
+def format_prompt(sequence: str, template: str = "DNA: {sequence}\nClass:", spaced: bool = True, kmer: int = 1) -> str:
     """Turns a sequence into the model's prompt.
 
     Args:
         sequence: Normalised DNA sequence, e.g. ``"ACGT"``.
         template: Prompt template containing ``{sequence}``.
-        spaced: Put a space between nucleotides (``"A C G T"``) so that each base is one token.
+        spaced: Put a space between groups of ``kmer`` nucleotides (``"A C G T"`` for 1) so that each group is
+            one word; ``False`` gives the raw sequence to the tokenizer's merges.
+        kmer: Nucleotides per spaced group: non-overlapping k-mers read from the first base, the last group
+            holding what remains (``"ACGTA"`` with 2 -> ``"AC GT A"``). Ignored unless ``spaced``.
 
     Returns:
         The prompt text; the label word follows it directly (after a space).
     """
-    return template.format(sequence=" ".join(sequence) if spaced else sequence)
+    if not spaced:
+        return template.format(sequence=sequence)
+    return template.format(sequence=" ".join(sequence[i:i + kmer] for i in range(0, len(sequence), kmer)))

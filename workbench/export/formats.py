@@ -173,7 +173,8 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     predictor = Predictor.load(run_dir, precision="fp32")
     task = predictor.task
     sample = check_sample(run_dir, task, sequences)
-    prompts = [format_prompt(check_sequence(s, task["max_length"]), task["prompt"], task["spaced"]) for s in sample]
+    prompts = [format_prompt(check_sequence(s, task["max_length"]), task["prompt"], task["spaced"],
+                             task.get("kmer", 1)) for s in sample]
     reference = predict_proba(predictor.scorer, predictor.tokenizer, prompts).numpy()
     final = Path(out) if out else run_dir / "exports" / fmt
     info = {"format": fmt, "dtype": None if fmt == "adapter" else dtype, "run_dir": str(run_dir.resolve()),

@@ -77,7 +77,7 @@ fine-tuning workbench on {info['date']}.
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
   seed {train['seed']}; {tr['steps']} of {tr['planned_steps']} planned steps in {tr['seconds']:.0f} s{stop}{resumed};
   best validation {tr['val_metric']} {tr['best_val_score']:.4f} at step {tr['best_step']} ({kept})
-- prompt: spaced={cfg['task']['spaced']}, template `{cfg['task']['prompt']!r}`, {head}
+- prompt: spaced={cfg['task']['spaced']}, kmer={cfg['task'].get('kmer', 1)}, template `{cfg['task']['prompt']!r}`, {head}
 
 {results}
 {software_section(info["versions"])}"""

@@ -164,14 +164,15 @@ class Predictor:
             except ValueError as exc:
                 prefix = f"sequence {i + 1}: " if len(sequences) > 1 else ""
                 raise type(exc)(prefix + str(exc)) from None
-        prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"]) for s in clean]
+        prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"], self.task.get("kmer", 1)) for s in clean]
         if self.task_type == "regression":
             scaler = TargetScaler(**self.task["scaler"])
             values = scaler.invert(predict_standardised(self.scorer, self.tokenizer, prompts, batch_size)).tolist()
             return [ValuePrediction(s, float(v), self.target) for s, v in zip(clean, values)]
         reverse = None
         if self.task.get("reverse_complement"):  # trained strand-symmetric: average both orientations
-            reverse = [format_prompt(reverse_complement(s), self.task["prompt"], self.task["spaced"]) for s in clean]
+            reverse = [format_prompt(reverse_complement(s), self.task["prompt"], self.task["spaced"],
+                                     self.task.get("kmer", 1)) for s in clean]
         proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size, reverse_prompts=reverse)
         return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
                 for s, p in zip(clean, proba)]

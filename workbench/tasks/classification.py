@@ -53,7 +53,7 @@ class ClassificationTask(SequenceTask):
                        "probe": probe.to_dict() if probe else None}
         prepared.report["strand"] = self.strand
         tcfg = self.config.task
-        self.rc_prompts = ({name: [format_prompt(reverse_complement(s), tcfg.prompt, tcfg.spaced) for s in part[name][0]]
+        self.rc_prompts = ({name: [format_prompt(reverse_complement(s), tcfg.prompt, tcfg.spaced, tcfg.kmer) for s in part[name][0]]
                             for name in part} if self.strand["on"] else None)
         return prepared
 

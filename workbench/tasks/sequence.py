@@ -86,7 +86,8 @@ class SequenceTask(Task):
                        "rows_used_fingerprint": fingerprint}
         if self.config.data.exclude_from:
             data_report["excluded"] = {"rows": rows.excluded, "file": self.config.data.exclude_from}
-        self.prompts = {name: [format_prompt(s, self.config.task.prompt, self.config.task.spaced) for s in part[name][0]]
+        self.prompts = {name: [format_prompt(s, self.config.task.prompt, self.config.task.spaced,
+                                                   self.config.task.kmer) for s in part[name][0]]
                         for name in part}
         return Prepared(rows.lineage, fingerprint, data_report, part, extra)
 
@@ -101,6 +102,7 @@ class SequenceTask(Task):
         cfg = self.config
         write_json(stage / "task.json", {
             "type": cfg.task.type, **task_fields, "prompt": cfg.task.prompt, "spaced": cfg.task.spaced,
+            "kmer": cfg.task.kmer,
             "pooling": cfg.task.pooling, "max_length": cfg.data.max_length, "num_layers": cfg.model.num_layers,
             "sequence_column": cfg.columns.sequence,
             "base_model": record.base_model_entry()})
