@@ -27,6 +27,8 @@ def test_replan_fits_the_remaining_steps_and_the_evaluations():
     assert replan(10, 1000, 60, 10.0, 0.0, 0, 100, eval_estimate=20.0) == 35
     assert replan(10, 1000, 60, 10.0, 0.0, 0, 100, eval_estimate=0.0) == 60
     assert replan(100, 10_000, 600, 120.0, 20.0, 2, 50, eval_estimate=99.0) == 100 + 391
+    # checkpoint averaging scores one more validation pass after the last step: (480 - 2 x 10) / 1.2 = 383 steps
+    assert replan(100, 10_000, 600, 120.0, 20.0, 2, 50, final_passes=2) == 100 + 383
 
 
 def _objective(delay: float, val_delay: float = 0.0, val_rows: int = 0) -> Objective:

@@ -2,7 +2,8 @@
 
 The loop asks :func:`replan` after its first steps and after every evaluation. It measures the mean time of a
 training step and of a validation pass so far, and returns the step count at which the schedule should end so
-that the remaining steps, the evaluations among them and the final evaluation finish within the budget. Before
+that the remaining steps, the evaluations among them, the final evaluation and the scoring of the checkpoint
+average (when ``train.average_top_k`` asks for one) finish within the budget. Before
 the first evaluation a validation pass is priced from one timed validation batch (:func:`price_validation`), so a
 run whose only evaluation is the final one still ends inside the budget. The plan never exceeds the steps the
 epochs ask for, so a run with a generous budget trains exactly as it would without one; below that ceiling it
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def replan(step: int, total: int, budget_seconds: float, elapsed: float, validation_seconds: float, evaluations: int,
-           eval_every: int, eval_estimate: float = 0.0) -> int:
+           eval_every: int, eval_estimate: float = 0.0, final_passes: int = 1) -> int:
     """The new end of the schedule under a wall-time budget.
 
     Args:
@@ -33,6 +34,8 @@ def replan(step: int, total: int, budget_seconds: float, elapsed: float, validat
         evaluations: Validation passes so far.
         eval_every: Steps between validation passes.
         eval_estimate: Expected seconds of one validation pass, used while ``evaluations`` is 0 (0 = free).
+        final_passes: Validation passes that run after the last step: 1 (the final evaluation), 2 when the
+            average of the best evaluations' weights is scored too (``train.average_top_k`` >= 2).
 
     Returns:
         ``step <= new total <= total``; ``step`` itself when the budget is spent. Successive calls may return a
@@ -44,7 +47,7 @@ def replan(step: int, total: int, budget_seconds: float, elapsed: float, validat
         return step
     per_step = max(1e-9, (elapsed - validation_seconds) / step)
     per_eval = validation_seconds / evaluations if evaluations else max(0.0, eval_estimate)
-    remaining = budget_seconds - elapsed - per_eval  # the final evaluation always runs
+    remaining = budget_seconds - elapsed - per_eval * final_passes  # the final evaluation(s) always run
     fits = math.floor(remaining / (per_step + per_eval / max(1, eval_every))) if remaining > 0 else 0
     return max(step, min(total, step + fits))
 

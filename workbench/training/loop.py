@@ -136,7 +136,8 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
             priced, eval_estimate = price_validation(objective)
         new = replan(step, result.planned_steps, options.max_minutes * 60 - priced,
                      elapsed_before + time.perf_counter() - start - priced, result.validation_seconds,
-                     len(result.val_history), eval_every, eval_estimate)
+                     len(result.val_history), eval_every, eval_estimate,
+                     final_passes=2 if options.average_top_k >= 2 else 1)
         new = int(dist.broadcast_score(new))  # rank 0's clock decides for every rank
         if new != loop["total"]:
             log.info("wall-time budget %.1f min: schedule re-planned from %d to %d steps",
