@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import tiny_run_config
 from workbench import setup, validate_config
-from workbench.data.sequences import format_prompt
+from workbench.data.sequences import task_prompt
 from workbench.data.strand import reverse_complement
 from workbench.models.heads import predict_proba
 from workbench.serving.predictor import Predictor
@@ -45,8 +45,8 @@ def test_on_trains_both_strands_and_the_predictor_averages_them(splice_db, tiny_
     predictor = Predictor.load(run.run_dir, precision="fp32")
     seqs = ["ACGTACGTTTGACAGGTAAGCCCTAG", "GGGAAACCCTTTGGGAAACCCTTTAA"]
     got = torch.tensor([[p.probabilities[y] for y in predictor.labels] for p in predictor.predict(seqs)])
-    fwd = [format_prompt(s, task["prompt"], task["spaced"]) for s in seqs]
-    rev = [format_prompt(reverse_complement(s), task["prompt"], task["spaced"]) for s in seqs]
+    fwd = [task_prompt(s, task) for s in seqs]
+    rev = [task_prompt(reverse_complement(s), task) for s in seqs]
     expected = (predict_proba(predictor.scorer, predictor.tokenizer, fwd)
                 + predict_proba(predictor.scorer, predictor.tokenizer, rev)) / 2
     assert torch.allclose(got, expected, atol=1e-5)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.data.sequences import SequenceError, apply_ambiguity_policy, check_sequence, format_prompt
+from workbench.data.sequences import SequenceError, apply_ambiguity_policy, check_sequence, format_prompt, task_prompt
 
 
 def test_check_sequence_normalises():
@@ -48,3 +48,14 @@ def test_format_prompt_spaced_and_unspaced():
     assert format_prompt("ACGTA", "{sequence}", kmer=2) == "AC GT A"  # non-overlapping from the first base
     assert format_prompt("ACGTAC", "{sequence}", kmer=3) == "ACG TAC"
     assert format_prompt("ACGTA", "{sequence}", spaced=False, kmer=2) == "ACGTA"  # kmer needs spaced
+
+
+def test_task_prompt_reads_the_config_group_and_task_json_alike():
+    from workbench.config.sequence import TaskConfig
+
+    group = TaskConfig(prompt="seq: {sequence} ->", kmer=2)
+    recorded = group.model_dump()  # what task.json carries
+    assert task_prompt("ACGTA", group) == task_prompt("ACGTA", recorded) == "seq: AC GT A ->"
+    older = {"prompt": "{sequence}", "spaced": True}  # a run recorded before task.kmer existed
+    assert task_prompt("ACGT", older) == "A C G T"
+    assert task_prompt("ACGT", {"prompt": "{sequence}", "spaced": False, "kmer": 3}) == "ACGT"

@@ -8,8 +8,11 @@ ambiguity codes R Y S W K M B D H V N.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+DEFAULT_PROMPT = "DNA: {sequence}\nClass:"
 BASES = frozenset("ACGT")
 IUPAC_AMBIGUOUS = frozenset("RYSWKMBDHVN")
 
@@ -133,7 +136,7 @@ def apply_ambiguity_policy(sequences: list[str], policy: str, max_length: int = 
     return kept, report
 
 
-def format_prompt(sequence: str, template: str = "DNA: {sequence}\nClass:", spaced: bool = True, kmer: int = 1) -> str:
+def format_prompt(sequence: str, template: str = DEFAULT_PROMPT, spaced: bool = True, kmer: int = 1) -> str:
     """Turns a sequence into the model's prompt.
 
     Args:
@@ -150,3 +153,22 @@ def format_prompt(sequence: str, template: str = "DNA: {sequence}\nClass:", spac
     if not spaced:
         return template.format(sequence=sequence)
     return template.format(sequence=" ".join(sequence[i:i + kmer] for i in range(0, len(sequence), kmer)))
+
+
+def task_prompt(sequence: str, task: Mapping[str, Any] | Any) -> str:
+    """Turns a sequence into the prompt a task was (or is being) trained on: one place that reads the prompt fields.
+
+    Args:
+        sequence: Normalised DNA sequence, e.g. ``"ACGT"``.
+        task: The task's prompt settings ``prompt``, ``spaced`` and ``kmer``: either a run's ``task.json`` as a
+            dict (the predictor, the export check) or the config's ``task`` group (attributes). A field a run
+            recorded before it existed takes :func:`format_prompt`'s default (``kmer`` 1).
+
+    Returns:
+        :func:`format_prompt` of ``sequence`` with those settings.
+    """
+    if isinstance(task, Mapping):
+        fields = {k: task[k] for k in ("prompt", "spaced", "kmer") if k in task}
+    else:
+        fields = {k: getattr(task, k) for k in ("prompt", "spaced", "kmer") if hasattr(task, k)}
+    return format_prompt(sequence, fields.get("prompt", DEFAULT_PROMPT), fields.get("spaced", True), fields.get("kmer", 1))

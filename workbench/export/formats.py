@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.sequences import check_sequence, format_prompt
+from ..data.sequences import check_sequence, task_prompt
 from ..models.base_model import resolve_base_model
 from ..models.heads import LabelScorer, predict_proba
 from ..runs.run_dir import staged_run_dir, write_json
@@ -173,8 +173,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     predictor = Predictor.load(run_dir, precision="fp32")
     task = predictor.task
     sample = check_sample(run_dir, task, sequences)
-    prompts = [format_prompt(check_sequence(s, task["max_length"]), task["prompt"], task["spaced"],
-                             task.get("kmer", 1)) for s in sample]
+    prompts = [task_prompt(check_sequence(s, task["max_length"]), task) for s in sample]
     reference = predict_proba(predictor.scorer, predictor.tokenizer, prompts).numpy()
     final = Path(out) if out else run_dir / "exports" / fmt
     info = {"format": fmt, "dtype": None if fmt == "adapter" else dtype, "run_dir": str(run_dir.resolve()),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.sequences import check_sequence, format_prompt
+from ..data.sequences import check_sequence, task_prompt
 from ..data.strand import reverse_complement
 from ..models.backends import resolve_precision
 from ..models.base_model import resolve_base_model
@@ -164,15 +164,14 @@ class Predictor:
             except ValueError as exc:
                 prefix = f"sequence {i + 1}: " if len(sequences) > 1 else ""
                 raise type(exc)(prefix + str(exc)) from None
-        prompts = [format_prompt(s, self.task["prompt"], self.task["spaced"], self.task.get("kmer", 1)) for s in clean]
+        prompts = [task_prompt(s, self.task) for s in clean]
         if self.task_type == "regression":
             scaler = TargetScaler(**self.task["scaler"])
             values = scaler.invert(predict_standardised(self.scorer, self.tokenizer, prompts, batch_size)).tolist()
             return [ValuePrediction(s, float(v), self.target) for s, v in zip(clean, values)]
         reverse = None
         if self.task.get("reverse_complement"):  # trained strand-symmetric: average both orientations
-            reverse = [format_prompt(reverse_complement(s), self.task["prompt"], self.task["spaced"],
-                                     self.task.get("kmer", 1)) for s in clean]
+            reverse = [task_prompt(reverse_complement(s), self.task) for s in clean]
         proba = predict_proba(self.scorer, self.tokenizer, prompts, batch_size=batch_size, reverse_prompts=reverse)
         return [Prediction(s, self.labels[int(p.argmax())], {y: float(v) for y, v in zip(self.labels, p)})
                 for s, p in zip(clean, proba)]

@@ -15,7 +15,7 @@ import torch
 
 import data_connectors as dc
 
-from ..data.sequences import format_prompt
+from ..data.sequences import task_prompt
 from ..data.sources import read_sequences, sequence_mapping
 from ..runs import card
 from ..runs.run_dir import write_json
@@ -86,9 +86,7 @@ class SequenceTask(Task):
                        "rows_used_fingerprint": fingerprint}
         if self.config.data.exclude_from:
             data_report["excluded"] = {"rows": rows.excluded, "file": self.config.data.exclude_from}
-        self.prompts = {name: [format_prompt(s, self.config.task.prompt, self.config.task.spaced,
-                                                   self.config.task.kmer) for s in part[name][0]]
-                        for name in part}
+        self.prompts = {name: [task_prompt(s, self.config.task) for s in part[name][0]] for name in part}
         return Prepared(rows.lineage, fingerprint, data_report, part, extra)
 
     def split(self, sequences: list[str], labels: list):
