@@ -43,7 +43,7 @@ class ClassificationTask(SequenceTask):
 
     def prepare(self, model):
         """Reads and splits the rows (see :meth:`SequenceTask.prepare`), then settles ``task.reverse_complement``."""
-        from ..data.sequences import format_prompt
+        from ..data.sequences import task_prompt
         from ..data.strand import probe_strand_symmetry, reverse_complement
 
         prepared = super().prepare(model)
@@ -52,8 +52,7 @@ class ClassificationTask(SequenceTask):
         self.strand = {"setting": setting, "on": probe.symmetric if probe else setting == "on",
                        "probe": probe.to_dict() if probe else None}
         prepared.report["strand"] = self.strand
-        tcfg = self.config.task
-        self.rc_prompts = ({name: [format_prompt(reverse_complement(s), tcfg.prompt, tcfg.spaced, tcfg.kmer) for s in part[name][0]]
+        self.rc_prompts = ({name: [task_prompt(reverse_complement(s), self.config.task) for s in part[name][0]]
                             for name in part} if self.strand["on"] else None)
         return prepared
 
@@ -110,8 +109,6 @@ class ClassificationTask(SequenceTask):
         return metrics
 
     def write(self, stage: Path, record) -> None:
-        import pandas as pd
-
         from ..evaluation.metrics import plot_confusion_matrix, plot_loss
         from ..models.heads import CLASSIFIER_HEAD_FILE
 
@@ -121,16 +118,9 @@ class ClassificationTask(SequenceTask):
             if counts[y] < 2:
                 examples.append({"sequence": seq, "label": labels[y]})
                 counts[y] += 1
-        frame = pd.DataFrame({"sequence": test[0], "label": [labels[i] for i in test[1]],
-                              "predicted": [labels[i] for i in self.pred]})
-        for j, name in enumerate(labels):
-            frame[f"p_{name}"] = self.proba[:, j].round(6)
-        frame.to_csv(stage / "predictions.csv", index=False)
-        val = record.data.part["validation"]
-        frame = pd.DataFrame({"sequence": val[0], "label": [labels[i] for i in val[1]]})
-        for j, name in enumerate(labels):
-            frame[f"p_{name}"] = (self.val_proba[:, j].round(6) if self.val_proba is not None else [])
-        frame.to_csv(stage / "validation_predictions.csv", index=False)
+        probability_frame(test, labels, self.proba, self.pred).to_csv(stage / "predictions.csv", index=False)
+        probability_frame(record.data.part["validation"], labels, self.val_proba).to_csv(
+            stage / "validation_predictions.csv", index=False)
         plot_confusion_matrix(metrics["confusion_matrix"], labels, stage / "confusion_matrix.png",
                               f"{self.config.name}: test split (n={metrics['n']})")
         plot_loss(record.result.loss_history, record.result.val_history, stage / "training.png")
@@ -162,6 +152,29 @@ class ClassificationTask(SequenceTask):
                     "the LM weights, so merged/GGUF/adapter exports would lose it. Use the run directory, or retrain "
                     "with task.classifier: lm_head to export.")
         return None
+
+
+def probability_frame(split: tuple[list[str], list[int]], labels: list[str], proba, predicted: list[int] | None = None):
+    """One split's rows with the model's class probabilities, as written to ``predictions.csv`` and
+    ``validation_predictions.csv``.
+
+    Args:
+        split: ``(sequences, targets)`` of one split, targets as indices into ``labels``.
+        labels: Class names, in the model's output order.
+        proba: ``(n, n_labels)`` probabilities (rows sum to 1), or ``None`` for an empty split.
+        predicted: Predicted class indices, ``(n,)``; adds a ``predicted`` column when given.
+
+    Returns:
+        A DataFrame with ``sequence``, ``label``, [``predicted``], then ``p_<label>`` per class rounded to 6 places.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame({"sequence": split[0], "label": [labels[i] for i in split[1]]})
+    if predicted is not None:
+        frame["predicted"] = [labels[i] for i in predicted]
+    for j, name in enumerate(labels):
+        frame[f"p_{name}"] = proba[:, j].round(6) if proba is not None else []
+    return frame
 
 
 def strand_note(strand: dict) -> str:
