@@ -45,7 +45,7 @@ def test_average_of_nothing_says_what_to_do():
         averaging.average([])
 
 
-def _run(tiny_model_dir, scores, k):
+def _run(tiny_model_dir, scores, k, keep="best"):
     scorer, tok = _scorer(tiny_model_dir)
     prompts, y = _data(32)
     seen, snapshots = iter(scores), []
@@ -54,7 +54,8 @@ def _run(tiny_model_dir, scores, k):
         snapshots.append(_weights(scorer))
         return next(seen)
 
-    opts = TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1, average_top_k=k)
+    opts = TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1, average_top_k=k,
+                        average_keep=keep)
     result = train(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate, opts, progress=False)
     return result, snapshots, _weights(scorer)
 
@@ -73,3 +74,14 @@ def test_loop_restores_the_best_single_when_the_average_is_worse(tiny_model_dir)
     assert result.best_step == 2 and result.best_val_score == 0.8
     for name, value in final.items():
         assert torch.equal(value, snapshots[1][name])
+
+
+@pytest.mark.parametrize("average_score, kept", [(0.72, True), (0.70, True), (0.68, False)])
+def test_members_rule_compares_the_average_with_its_members_mean(tiny_model_dir, average_score, kept):
+    # top 3 of [0.5, 0.8, 0.6, 0.7] are 0.8, 0.7, 0.6 (mean 0.70): the best single's 0.8 is not the bar
+    result, snapshots, final = _run(tiny_model_dir, [0.5, 0.8, 0.6, 0.7, average_score], k=3, keep="members")
+    assert result.averaged is kept and result.averaged_steps == [2, 3, 4]
+    assert math.isclose(result.best_val_score, average_score if kept else 0.8)
+    for name, value in final.items():
+        expected = (snapshots[1][name] + snapshots[2][name] + snapshots[3][name]) / 3 if kept else snapshots[1][name]
+        assert torch.allclose(value, expected)

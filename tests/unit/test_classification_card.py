@@ -1,4 +1,5 @@
-"""The classification model card's results section (workbench.tasks.classification)."""
+"""The classification model card: its results section (workbench.tasks.classification) and the sentence on which
+weights were kept (workbench.runs.card)."""
 
 import numpy as np
 
@@ -45,3 +46,23 @@ def test_a_card_without_differences_still_renders():
     del info["metrics"]["vs_baselines"]  # a run directory written before the column existed
     section = results_section(info)
     assert "Paired bootstrap" not in section and "| kmer_logreg |" in section
+
+
+def _training(averaged_steps=None, averaged=False, kept_score=0.9799, averaged_score=None):
+    return {"val_metric": "accuracy", "best_step": 1179, "best_val_score": kept_score,
+            "val_history": [[1048, 0.9498], [1179, 0.9799], [1834, 0.9699], [1965, 0.9699]],
+            "averaged_steps": averaged_steps, "averaged": averaged, "averaged_val_score": averaged_score}
+
+
+def test_the_card_says_which_weights_were_kept_and_against_which_bar():
+    from workbench.runs.card import kept_weights_note
+
+    members, older = {"average_keep": "members"}, {}  # a run recorded before average_keep existed used 'best'
+    assert kept_weights_note(_training(), members) == ("best validation accuracy 0.9799 at step 1179 "
+                                                       "(weights kept from that step)")
+    kept = kept_weights_note(_training([1179, 1834, 1965], True, 0.9732, 0.9732), members)
+    assert kept.startswith("best validation accuracy 0.9799 at step 1179; kept: the average of the evaluations at "
+                           "steps [1179, 1834, 1965], validation accuracy 0.9732 (at least their mean score)")
+    refused = kept_weights_note(_training([1179, 1834, 1965], False, 0.9799, 0.9732), older)
+    assert refused == ("best validation accuracy 0.9799 at step 1179 (weights kept from that step: the average of the "
+                       "evaluations at steps [1179, 1834, 1965] scored 0.9732, below the best single score)")

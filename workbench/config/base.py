@@ -112,9 +112,16 @@ class TrainConfig(_Group):
         "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
     average_top_k: int = Field(0, ge=0, description=(
         "Checkpoint averaging: at the end, average the trainable weights of this many best-scoring validation "
-        "evaluations and keep the average if it scores at least as well on validation as the best single one "
+        "evaluations and keep it if it validates at least as well as `average_keep` asks, else the best single one "
         "(0 or 1 = off; workbench/training/averaging.py). Costs one validation pass and k copies of the adapter "
         "in memory."))
+    average_keep: Literal["members", "best"] = Field("members", description=(
+        "What the checkpoint average must match on validation to be kept: 'members' = the mean score of the "
+        "evaluations it averages (default), 'best' = the best single evaluation's score (the greedy-soup rule). "
+        "The best single score is the maximum of many noisy evaluations, so on a small validation split it is "
+        "biased upward and 'best' rarely keeps the average; 'members' compares it with scores chosen the same way "
+        "(a splice run: average kept, test 0.968 where 'best' kept the single best, 0.960; "
+        "benchmarks/results/splice_recipes.md)."))
     save_every: int = Field(0, ge=0, description=(
         "Write a resumable checkpoint (trainable weights, optimiser, scheduler, RNG states, step, best state) every "
         "this many steps into <output_dir>/<name>.partial/checkpoints/ (0 = off). `workbench run --resume` "

@@ -113,7 +113,7 @@ class TaskConfig(_Group):
 class SequenceTrainConfig(TrainConfig):
     """Optimisation of a sequence run. The default recipe plans 16 epochs but fits them into a 14-minute budget
     (the schedule is re-planned to decay to 0 within it), stops after 6 evaluations without a better validation
-    score, and keeps the average of the 3 best evaluations' weights where that validates at least as well
+    score, and keeps the average of the 3 best evaluations' weights where that validates at least as well as they do
     (README, Default recipe; benchmarks/results/splice_recipes.md)."""
 
     epochs: float = Field(16.0, gt=0, description=(
@@ -128,7 +128,7 @@ class SequenceTrainConfig(TrainConfig):
         "0.01 below its 16-epoch result; benchmarks/results/splice_recipes.md)."))
     average_top_k: int = Field(3, ge=0, description=(
         "Average the weights of this many best validation evaluations at the end, kept only if that validates at "
-        "least as well as the best single one (0 or 1 = off)."))
+        "least as well as their mean score (`average_keep`), else the best single one (0 or 1 = off)."))
 
 
 @register_schema("classification", "regression")

@@ -48,10 +48,7 @@ def model_card(info: dict[str, Any]) -> str:
     resumed = f"; resumed from the checkpoint at step {tr['resumed_from_step']}" if tr.get("resumed_from_step") else ""
     if tr.get("budget_steps") is not None:
         stop += f"; the {train.get('max_minutes', 0):g}-min wall-time budget cut the plan to {tr['budget_steps']} steps"
-    kept = "weights kept from that step"
-    if tr.get("averaged_steps"):
-        kept = (f"the average of the evaluations at steps {tr['averaged_steps']} scored {tr['averaged_val_score']:.4f}"
-                + ("; those averaged weights are kept" if tr.get("averaged") else "; not better, so weights kept from that step"))
+    best = kept_weights_note(tr, train)
     return f"""# {info['name']}
 
 A LoRA adapter for {what}, trained with the private
@@ -76,11 +73,38 @@ fine-tuning workbench on {info['date']}.
   layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
   seed {train['seed']}; {tr['steps']} of {tr['planned_steps']} planned steps in {tr['seconds']:.0f} s{stop}{resumed};
-  best validation {tr['val_metric']} {tr['best_val_score']:.4f} at step {tr['best_step']} ({kept})
+  {best}
 - prompt: spaced={cfg['task']['spaced']}, kmer={cfg['task'].get('kmer', 1)}, template `{cfg['task']['prompt']!r}`, {head}
 
 {results}
 {software_section(info["versions"])}"""
+
+
+def kept_weights_note(tr: dict[str, Any], train: dict[str, Any]) -> str:
+    """The card's sentence on which weights a run kept: the best evaluation and, with checkpoint averaging, whether
+    the average replaced it and against which bar (``train.average_keep``; runs recorded before it used 'best').
+
+    Args:
+        tr: The run's ``metrics.json`` ``training`` record (``val_metric``, ``best_step``, ``best_val_score``,
+            ``val_history`` as ``[[step, score], ...]``, and ``averaged_steps``/``averaged``/``averaged_val_score``
+            when the average was scored).
+        train: The run's resolved ``train`` config group (a dict).
+
+    Returns:
+        E.g. ``"best validation accuracy 0.9799 at step 1179; kept: the average of the evaluations at steps
+        [1179, 1834, 1965], validation accuracy 0.9732 (at least their mean score)"``.
+    """
+    single = next((v for step, v in tr.get("val_history") or [] if step == tr["best_step"]), tr["best_val_score"])
+    best = f"best validation {tr['val_metric']} {single:.4f} at step {tr['best_step']}"
+    if not tr.get("averaged_steps"):
+        best += " (weights kept from that step)"
+    else:
+        bar = "their mean score" if train.get("average_keep", "best") == "members" else "the best single score"
+        best += (f"; kept: the average of the evaluations at steps {tr['averaged_steps']}, validation "
+                 f"{tr['val_metric']} {tr['best_val_score']:.4f} (at least {bar})" if tr.get("averaged") else
+                 f" (weights kept from that step: the average of the evaluations at steps {tr['averaged_steps']} "
+                 f"scored {tr['averaged_val_score']:.4f}, below {bar})")
+    return best
 
 
 def processes_note(runtime: dict) -> str:

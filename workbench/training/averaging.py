@@ -5,9 +5,11 @@ Averaging the weights of several points of one training trajectory lands nearer 
 usually generalises better than any single point (Izmailov et al. 2018, "Averaging weights leads to wider optima
 and better generalization", UAI; Wortsman et al. 2022, "Model soups", ICML, whose "uniform soup" of the best
 checkpoints this is). For a LoRA adapter the A and B matrices are averaged separately: along one trajectory the
-product of the averages stays close to the average of the products, and the loop checks the result: the average is
-kept only if it scores at least as well on the validation split as the best single evaluation (the greedy-soup
-rule), so the switch cannot make the selected weights worse on validation.
+product of the averages stays close to the average of the products, and the loop checks the result on the
+validation split (``train.average_keep``): by default the average is kept if it scores at least the mean score of
+the evaluations it averages, else the best single evaluation is restored. The stricter greedy-soup bar ('best':
+at least the best single score) compares the average's one score with the maximum of many noisy ones, which on a
+validation split of a few hundred rows is biased upward, so it rarely keeps the average.
 """
 
 from __future__ import annotations

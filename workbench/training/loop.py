@@ -201,7 +201,7 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
     if best_state is not None:
         load(named, best_state)
     if len(loop.get("top", [])) >= 2:
-        keep_average(objective, named, loop["top"], result, best_state)
+        keep_average(objective, named, loop["top"], result, best_state, options.average_keep)
     result.steps = loop["step"]
     result.seconds = time.perf_counter() - start
     return result
@@ -215,19 +215,23 @@ def load(named: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None
 
 
 def keep_average(objective: Objective, named: dict[str, torch.Tensor], top: list, result: TrainResult,
-                 best_state: dict[str, torch.Tensor] | None) -> None:
+                 best_state: dict[str, torch.Tensor] | None, rule: str = "members") -> None:
     """Scores the average of the ``top`` evaluations' weights on validation (:mod:`.averaging`); keeps it if it
-    scores at least as well as the best single evaluation, else restores ``best_state``. Records both in ``result``."""
+    scores at least as well as the bar ``rule`` sets (``"members"``: the mean score of the averaged evaluations;
+    ``"best"``: the best single evaluation; ``train.average_keep``), else restores ``best_state``. Records both in
+    ``result``."""
     load(named, averaging.average(top))
     began = time.perf_counter()
     score = dist.broadcast_score(objective.validate() if dist.is_main() else None)
     result.validation_seconds += time.perf_counter() - began
     result.averaged_steps, result.averaged_val_score = sorted(step for _, step, _ in top), score
     best = result.best_val_score
-    if score == best or _better(score, best, objective.maximize):
+    bar = best if rule == "best" else sum(s for s, _, _ in top) / len(top)
+    what = "best single" if rule == "best" else "its members' mean"
+    if math.isclose(score, bar, rel_tol=0, abs_tol=1e-6) or _better(score, bar, objective.maximize):
         result.best_val_score, result.averaged = score, True
-        log.info("kept the average of %d evaluations (steps %s): validation %s %.4f (best single %.4f)",
-                 len(top), result.averaged_steps, objective.val_metric, score, best)
+        log.info("kept the average of %d evaluations (steps %s): validation %s %.4f (%s %.4f, best single %.4f)",
+                 len(top), result.averaged_steps, objective.val_metric, score, what, bar, best)
     elif best_state is not None:
         load(named, best_state)
-        log.info("checkpoint average scored %.4f < best single %.4f on validation: kept the best single", score, best)
+        log.info("checkpoint average scored %.4f < %s %.4f on validation: kept the best single", score, what, bar)

@@ -84,6 +84,7 @@ class TrainOptions:
     max_steps: int = 0
     max_minutes: float = 0.0
     average_top_k: int = 0
+    average_keep: str = "members"
 
     @classmethod
     def from_config(cls, train, log_every: int = 10) -> "TrainOptions":
@@ -93,7 +94,7 @@ class TrainOptions:
                    max_grad_norm=train.max_grad_norm, seed=train.seed, log_every=log_every,
                    eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every,
                    max_steps=train.max_steps, max_minutes=train.max_minutes,
-                   average_top_k=train.average_top_k)
+                   average_top_k=train.average_top_k, average_keep=train.average_keep)
 
 
 @dataclass
