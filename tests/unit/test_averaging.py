@@ -8,7 +8,10 @@ import torch
 from workbench.training import averaging
 from workbench.training.objective import TrainOptions
 
-from .test_trainer import _data, _scorer, _weights, train
+from workbench.tasks.sequence import prompt_objective
+from workbench.training.loop import train as train_objective
+
+from .test_trainer import _data, _scorer, _weights
 
 
 def _state(value):
@@ -45,7 +48,18 @@ def test_average_of_nothing_says_what_to_do():
         averaging.average([])
 
 
-def _run(tiny_model_dir, scores, k, keep="best"):
+def test_near_best_keeps_the_members_within_two_standard_errors():
+    top = [(0.80, 9, {}), (0.79, 7, {}), (0.70, 3, {})]
+    assert [step for _, step, _ in averaging.near_best(top, lambda p: 0.01)] == [9, 7]
+    assert [step for _, step, _ in averaging.near_best(top, lambda p: 0.05)] == [9, 7, 3]
+    assert averaging.near_best(top, None) == top and averaging.near_best(top, None) is not top
+    losses = [(1.0, 4, {}), (1.05, 5, {}), (1.5, 2, {})]  # minimising: best first is the lowest
+    assert [step for _, step, _ in averaging.near_best(losses, lambda v: 0.05, maximize=False)] == [4, 5]
+    assert averaging.near_best([], lambda p: 0.1) == []
+    assert [step for _, step, _ in averaging.near_best(top, lambda p: 0.01, z=1.0)] == [9, 7]
+
+
+def _run(tiny_model_dir, scores, k, keep="best", stderr=None):
     scorer, tok = _scorer(tiny_model_dir)
     prompts, y = _data(32)
     seen, snapshots = iter(scores), []
@@ -56,7 +70,9 @@ def _run(tiny_model_dir, scores, k, keep="best"):
 
     opts = TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1, average_top_k=k,
                         average_keep=keep)
-    result = train(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate, opts, progress=False)
+    objective = prompt_objective(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, validate,
+                                 val_stderr=stderr)
+    result = train_objective(objective, opts, progress=False)
     return result, snapshots, _weights(scorer)
 
 
@@ -85,3 +101,24 @@ def test_members_rule_compares_the_average_with_its_members_mean(tiny_model_dir,
     for name, value in final.items():
         expected = (snapshots[1][name] + snapshots[2][name] + snapshots[3][name]) / 3 if kept else snapshots[1][name]
         assert torch.allclose(value, expected)
+
+
+def test_loop_averages_only_the_evaluations_near_the_best(tiny_model_dir):
+    # top 3 of [0.5, 0.8, 0.6, 0.78] are 0.8, 0.78, 0.6; with a standard error of 0.015 (two: 0.03) the 0.6 is not averaged,
+    # so the bar is the mean of 0.8 and 0.78 (0.79), not of all three (0.727)
+    result, snapshots, final = _run(tiny_model_dir, [0.5, 0.8, 0.6, 0.78, 0.79], k=3, keep="members",
+                                    stderr=lambda p: 0.015)
+    assert result.averaged and result.averaged_steps == [2, 4] and not result.average_skipped
+    for name, value in final.items():
+        assert torch.allclose(value, (snapshots[1][name] + snapshots[3][name]) / 2)
+
+
+def test_loop_skips_averaging_when_no_other_evaluation_is_near_the_best(tiny_model_dir):
+    # a short, still-climbing run: the members' mean (0.733) would let a poor average through; only the 4
+    # evaluations' scores are given, so a 5th validation pass (the average's) would fail the test
+    result, snapshots, final = _run(tiny_model_dir, [0.5, 0.6, 0.7, 0.9], k=3, keep="members",
+                                    stderr=lambda p: 0.05)  # two standard errors: 0.1
+    assert result.average_skipped and not result.averaged and result.averaged_steps == []
+    assert result.best_step == 4 and result.best_val_score == 0.9
+    for name, value in final.items():
+        assert torch.equal(value, snapshots[3][name])

@@ -66,3 +66,11 @@ def test_the_card_says_which_weights_were_kept_and_against_which_bar():
     refused = kept_weights_note(_training([1179, 1834, 1965], False, 0.9799, 0.9732), older)
     assert refused == ("best validation accuracy 0.9799 at step 1179 (weights kept from that step: the average of the "
                        "evaluations at steps [1179, 1834, 1965] scored 0.9732, below the best single score)")
+
+
+def test_the_card_says_when_averaging_was_skipped():
+    from workbench.runs.card import kept_weights_note
+
+    skipped = kept_weights_note({**_training(), "average_skipped": True}, {"average_keep": "members"})
+    assert skipped == ("best validation accuracy 0.9799 at step 1179 (weights kept from that step: no other "
+                       "evaluation scored within two standard errors of it, so checkpoint averaging was skipped)")

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from workbench.evaluation.metrics import classification_metrics, plot_confusion_matrix, plot_loss
+from workbench.evaluation.metrics import (accuracy_stderr, classification_metrics, plot_confusion_matrix, plot_loss,
+                                         spearman_stderr)
 
 
 def test_perfect_and_known_confusion():
@@ -95,3 +96,24 @@ def test_paired_difference_interval_excludes_zero_only_for_a_real_win():
     assert paired_difference_ci(truth, good, worse) == win  # seeded: reproducible
     with pytest.raises(ValueError, match="equally long"):
         paired_difference_ci(truth, good[:10], worse)
+
+
+def test_accuracy_stderr_matches_the_spread_of_simulated_accuracies():
+    rng = np.random.default_rng(0)
+    accuracies = rng.binomial(299, 0.97, size=20000) / 299  # 299 validation rows, true accuracy 0.97
+    assert accuracy_stderr(0.97, 299) == pytest.approx(accuracies.std(), rel=0.03)
+    assert accuracy_stderr(1.0, 50) == 0.0
+    with pytest.raises(ValueError, match="n >= 1"):
+        accuracy_stderr(0.5, 0)
+
+
+def test_spearman_stderr_matches_the_spread_of_simulated_correlations():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    n, rho = 200, 0.6
+    cov = [[1.0, rho], [rho, 1.0]]
+    draws = [spearmanr(*rng.multivariate_normal([0, 0], cov, size=n).T).statistic for _ in range(1000)]
+    assert spearman_stderr(float(np.mean(draws)), n) == pytest.approx(np.std(draws), rel=0.1)
+    with pytest.raises(ValueError, match="n >= 4"):
+        spearman_stderr(0.5, 3)

@@ -112,8 +112,9 @@ class TrainConfig(_Group):
         "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
     average_top_k: int = Field(0, ge=0, description=(
         "Checkpoint averaging: at the end, average the trainable weights of this many best-scoring validation "
-        "evaluations and keep it if it validates at least as well as `average_keep` asks, else the best single one "
-        "(0 or 1 = off; workbench/training/averaging.py). Costs one validation pass and k copies of the adapter "
+        "evaluations (only those within two standard errors of the best score, where the task knows its score's "
+        "standard error) and keep it if it validates at least as well as `average_keep` asks, else the best single "
+        "one (0 or 1 = off; workbench/training/averaging.py). Costs one validation pass and k copies of the adapter "
         "in memory."))
     average_keep: Literal["members", "best"] = Field("members", description=(
         "What the checkpoint average must match on validation to be kept: 'members' = the mean score of the "

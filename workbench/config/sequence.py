@@ -127,8 +127,9 @@ class SequenceTrainConfig(TrainConfig):
         "fewer: the last epochs, at the decayed learning rate, often score best (patience 4 stopped a splice run "
         "0.01 below its 16-epoch result; benchmarks/results/splice_recipes.md)."))
     average_top_k: int = Field(3, ge=0, description=(
-        "Average the weights of this many best validation evaluations at the end, kept only if that validates at "
-        "least as well as their mean score (`average_keep`), else the best single one (0 or 1 = off)."))
+        "Average the weights of this many best validation evaluations at the end (only those within two binomial "
+        "standard errors of the best accuracy), kept only if that validates at least as well as their mean score "
+        "(`average_keep`), else the best single one (0 or 1 = off)."))
 
 
 @register_schema("classification", "regression")

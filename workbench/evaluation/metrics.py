@@ -124,6 +124,30 @@ def paired_difference_ci(y_true, pred_a, pred_b, fn=None, n_resamples: int = 100
     return {"difference": round(difference, 6), "ci95": [round(float(low), 6), round(float(high), 6)]}
 
 
+def accuracy_stderr(accuracy: float, n: int) -> float:
+    """Binomial standard error of an accuracy measured on ``n`` rows: ``sqrt(p (1 - p) / n)`` (0-1 scale).
+
+    Raises:
+        ValueError: If ``n`` < 1 or ``accuracy`` is outside [0, 1].
+    """
+    if n < 1 or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy_stderr needs n >= 1 rows and an accuracy in [0, 1]; got n={n}, accuracy={accuracy}.")
+    return float(np.sqrt(accuracy * (1.0 - accuracy) / n))
+
+
+def spearman_stderr(rho: float, n: int) -> float:
+    """Approximate standard error of a Spearman correlation on ``n`` rows: ``(1 - rho^2) sqrt(1.06 / (n - 3))``,
+    the delta method applied to Fisher's z, whose variance for a rank correlation is about 1.06 / (n - 3)
+    (Fieller, Hartley & Pearson 1957, "Tests for rank correlation coefficients. I", Biometrika 44: 470-481).
+
+    Raises:
+        ValueError: If ``n`` < 4 or ``rho`` is outside [-1, 1].
+    """
+    if n < 4 or not -1.0 <= rho <= 1.0:
+        raise ValueError(f"spearman_stderr needs n >= 4 rows and rho in [-1, 1]; got n={n}, rho={rho}.")
+    return float((1.0 - rho * rho) * np.sqrt(1.06 / (n - 3)))
+
+
 def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
     """Saves a confusion-matrix PNG (rows = true class, columns = predicted).
 

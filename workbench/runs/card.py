@@ -96,7 +96,10 @@ def kept_weights_note(tr: dict[str, Any], train: dict[str, Any]) -> str:
     """
     single = next((v for step, v in tr.get("val_history") or [] if step == tr["best_step"]), tr["best_val_score"])
     best = f"best validation {tr['val_metric']} {single:.4f} at step {tr['best_step']}"
-    if not tr.get("averaged_steps"):
+    if tr.get("average_skipped"):
+        best += (" (weights kept from that step: no other evaluation scored within two standard errors of it, so "
+                 "checkpoint averaging was skipped)")
+    elif not tr.get("averaged_steps"):
         best += " (weights kept from that step)"
     else:
         bar = "their mean score" if train.get("average_keep", "best") == "members" else "the best single score"

@@ -64,6 +64,7 @@ class ClassificationTask(SequenceTask):
                              reverse_prompts=reverse)
 
     def objective(self, data, model, tokenizer, autocast, device: str):
+        from ..evaluation.metrics import accuracy_stderr
         from ..models.heads import LabelScorer, label_token_ids
 
         self.tokenizer = tokenizer
@@ -83,7 +84,8 @@ class ClassificationTask(SequenceTask):
             train_prompts, targets = train_prompts + self.rc_prompts["train"], torch.cat([targets, targets])
         return prompt_objective(self.scorer, tokenizer, train_prompts, targets,
                                 torch.nn.functional.cross_entropy, validate if val_prompts else None, "accuracy",
-                                self.prompts, val_passes=2 if self.rc_prompts else 1)
+                                self.prompts, val_passes=2 if self.rc_prompts else 1,
+                                val_stderr=lambda p: accuracy_stderr(p, len(val_prompts)))
 
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_baselines

@@ -64,6 +64,7 @@ class RegressionTask(SequenceTask):
         import numpy as np
         from scipy.stats import spearmanr
 
+        from ..evaluation.metrics import spearman_stderr
         from ..models.regression_head import RegressionScorer, TargetScaler, predict_standardised
 
         self.tokenizer = tokenizer
@@ -81,7 +82,7 @@ class RegressionTask(SequenceTask):
 
         return prompt_objective(self.scorer, tokenizer, self.prompts["train"], targets.float(),
                                 torch.nn.functional.mse_loss, validate if val_prompts else None, "spearman",
-                                self.prompts)
+                                self.prompts, val_stderr=lambda rho: spearman_stderr(rho, max(len(val_prompts), 4)))
 
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_regression_baselines

@@ -26,7 +26,8 @@ from .base import Prepared, Task
 def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], targets: torch.Tensor,
                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                      validate: Callable[[], float] | None = None, val_metric: str = "accuracy",
-                     all_prompts: dict[str, list[str]] | None = None, val_passes: int = 1) -> Objective:
+                     all_prompts: dict[str, list[str]] | None = None, val_passes: int = 1,
+                     val_stderr: Callable[[float], float] | None = None) -> Objective:
     """The :class:`~workbench.training.objective.Objective` of a sequence task.
 
     Args:
@@ -40,6 +41,7 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
         all_prompts: Prompts per split, for the dry run's token counts and validation timing (default: train only).
         val_passes: Forward passes per validation prompt (2 with test-time reverse-complement averaging), so the
             wall-time budget prices a validation pass before the first one.
+        val_stderr: The standard error of a validation score at a given score (``Objective.val_stderr``).
 
     Returns:
         The objective; the tokens it reports are the prompts' real tokens (padding excluded).
@@ -63,7 +65,7 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
 
     val_rows = len(splits["validation"]) * val_passes if validate is not None else 0
     return Objective(scorer, len(prompts), batch_loss, validate, val_metric, True, token_counts, eval_forward,
-                     val_rows=val_rows)
+                     val_rows=val_rows, val_stderr=val_stderr if validate is not None else None)
 
 
 class SequenceTask(Task):

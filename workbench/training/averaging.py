@@ -10,11 +10,19 @@ validation split (``train.average_keep``): by default the average is kept if it 
 the evaluations it averages, else the best single evaluation is restored. The stricter greedy-soup bar ('best':
 at least the best single score) compares the average's one score with the maximum of many noisy ones, which on a
 validation split of a few hundred rows is biased upward, so it rarely keeps the average.
+
+The members' mean is a fair bar only if the members sit on the same plateau: in a short run (a few evaluations,
+the score still climbing) the K best include early, much worse weights, their mean is low, and an average that
+validates well below the best single one would pass it. So only evaluations within two standard errors of the
+best score (about the half-width of its 95 % interval) are averaged (:func:`near_best`; the task gives the
+standard error of its validation score, e.g. the binomial one of an accuracy); on a plateau the K best are closer
+than that and all are averaged. With fewer than two left the best single evaluation is kept.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -35,6 +43,26 @@ def offer(top: list, k: int, score: float, step: int, named: dict[str, torch.Ten
     top.append((score, step, {n: p.detach().clone() for n, p in named.items()}))
     top.sort(key=lambda item: (-item[0] if maximize else item[0], -item[1]))  # ties: the later step first
     del top[k:]
+
+
+def near_best(top: list, stderr: Callable[[float], float] | None, maximize: bool = True, z: float = 2.0) -> list:
+    """The members of ``top`` whose score is within ``z`` standard errors of the best one (``top[0]``).
+
+    Args:
+        top: ``[(score, step, state), ...]``, best first (as :func:`offer` keeps it).
+        stderr: The standard error of a validation score at a given score (same units), or ``None``: unknown,
+            every member is kept.
+        maximize: Higher scores are better (False for a loss).
+        z: How many standard errors below the best a member may score.
+
+    Returns:
+        A new list, best first; ``top`` itself is not changed.
+    """
+    if not top or stderr is None:
+        return list(top)
+    best = top[0][0]
+    margin = z * stderr(best)
+    return [item for item in top if (best - item[0] if maximize else item[0] - best) <= margin + 1e-9]
 
 
 def average(top: list) -> dict[str, torch.Tensor]:

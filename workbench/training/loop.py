@@ -200,8 +200,13 @@ def train(objective: Objective, options: TrainOptions, *, checkpoint_dir: Path |
         evaluate(loop["step"])
     if best_state is not None:
         load(named, best_state)
-    if len(loop.get("top", [])) >= 2:
-        keep_average(objective, named, loop["top"], result, best_state, options.average_keep)
+    members = averaging.near_best(loop.get("top", []), objective.val_stderr, objective.maximize)
+    if len(members) >= 2:
+        keep_average(objective, named, members, result, best_state, options.average_keep)
+    elif len(loop.get("top", [])) >= 2:
+        result.average_skipped = True
+        log.info("checkpoint averaging skipped: only the best evaluation is within two standard errors of the best "
+                 "validation %s; kept the best single", val_metric)
     result.steps = loop["step"]
     result.seconds = time.perf_counter() - start
     return result

@@ -36,6 +36,9 @@ class Objective:
         val_rows: Prompts one validation pass scores (both strands counted where test-time reverse-complement
             averaging is on); with ``eval_forward`` it lets a wall-time budget price a validation pass before the
             first one has run (0 = unknown: the first pass is priced once it has run).
+        val_stderr: The standard error of a validation score at a given score, same units (e.g. the binomial one
+            of an accuracy on the validation rows), or ``None`` if unknown; checkpoint averaging only averages
+            evaluations within two standard errors of the best (:func:`~workbench.training.averaging.near_best`).
     """
 
     module: torch.nn.Module
@@ -48,6 +51,7 @@ class Objective:
     eval_forward: Callable[[], None] | None = None
     reduction: str = "rows"
     val_rows: int = 0
+    val_stderr: Callable[[float], float] | None = None
 
     def time_eval_batch(self) -> float:
         """Seconds of one no-grad :attr:`eval_forward` (a validation batch of 64 rows) in eval mode, or 0.0 if
@@ -123,6 +127,8 @@ class TrainResult:
         averaged: True if the kept weights are the average of the best evaluations (``train.average_top_k``).
         averaged_steps: Steps of the evaluations that were averaged (empty if none were).
         averaged_val_score: Validation score of that average (kept or not), or ``None``.
+        average_skipped: True if averaging was on but no other kept evaluation scored within two standard errors
+            of the best (:func:`~workbench.training.averaging.near_best`), so the best single one was kept.
     """
 
     steps: int = 0
@@ -144,6 +150,7 @@ class TrainResult:
     averaged: bool = False
     averaged_steps: list[int] = field(default_factory=list)
     averaged_val_score: float | None = None
+    average_skipped: bool = False
 
 
 def schedule_steps(n_train: int, batch_size: int, epochs: float) -> tuple[int, int]:
