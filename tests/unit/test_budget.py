@@ -31,6 +31,17 @@ def test_replan_fits_the_remaining_steps_and_the_evaluations():
     assert replan(100, 10_000, 600, 120.0, 20.0, 2, 50, final_passes=2) == 100 + 383
 
 
+def test_a_cut_plan_ending_just_past_an_evaluation_ends_at_it():
+    # 100 steps in 100 s, free evaluations every 100 steps: a 205-s budget fits 105 more steps, 5 past the
+    # evaluation at step 200 (within SNAP_FRACTION x 100): the plan ends at 200, where that evaluation is the last.
+    assert replan(100, 1000, 205, 100.0, 0.0, 1, 100) == 200
+    assert replan(100, 1000, 225, 100.0, 0.0, 1, 100) == 225  # 25 steps past it: worth training
+    assert replan(100, 205, 300, 100.0, 0.0, 1, 100) == 205  # the epochs' own end is never moved
+    assert replan(195, 1000, 205, 195.0, 0.0, 1, 100) == 200
+    assert replan(203, 1000, 205, 203.0, 0.0, 1, 100) == 205  # that evaluation is past: train what fits
+    assert replan(10, 1000, 15, 10.0, 0.0, 0, 100) == 15  # no evaluation before the end to stop at
+
+
 def _objective(delay: float, val_delay: float = 0.0, val_rows: int = 0) -> Objective:
     """A linear model on 64 rows whose steps take ``delay`` s and whose validation pass of ``val_rows`` rows takes
     ``val_delay`` s (one 64-row validation batch: ``val_delay * 64 / val_rows`` s)."""

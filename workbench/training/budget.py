@@ -8,7 +8,8 @@ the first evaluation a validation pass is priced from one timed validation batch
 run whose only evaluation is the final one still ends inside the budget. The plan never exceeds the steps the
 epochs ask for, so a run with a generous budget trains exactly as it would without one; below that ceiling it
 follows the measured pace both ways, so a step time inflated by a busy moment at the first re-plan is corrected
-at the next evaluation instead of shortening the run for good.
+at the next evaluation instead of shortening the run for good. A cut plan that would end a few steps past an
+evaluation ends at it (:data:`SNAP_FRACTION`), so the last weights are not scored, and averaged, twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ import math
 from .objective import Objective
 
 log = logging.getLogger(__name__)
+
+SNAP_FRACTION = 0.1
+"""A budget-cut plan that would end at most this fraction of ``eval_every`` past an evaluation ends at that
+evaluation instead: the final evaluation would score nearly the same weights again (one validation pass spent for
+a few steps) and enter the checkpoint average twice."""
 
 
 def replan(step: int, total: int, budget_seconds: float, elapsed: float, validation_seconds: float, evaluations: int,
@@ -38,8 +44,9 @@ def replan(step: int, total: int, budget_seconds: float, elapsed: float, validat
             average of the best evaluations' weights is scored too (``train.average_top_k`` >= 2).
 
     Returns:
-        ``step <= new total <= total``; ``step`` itself when the budget is spent. Successive calls may return a
-        larger value than before (a faster pace measured), never one above ``total``.
+        ``step <= new total <= total``; ``step`` itself when the budget is spent. A cut plan that would end at
+        most ``SNAP_FRACTION x eval_every`` steps past an evaluation ends at that evaluation. Successive calls may
+        return a larger value than before (a faster pace measured), never one above ``total``.
     """
     if step <= 0 or budget_seconds <= 0:
         return total
@@ -49,7 +56,11 @@ def replan(step: int, total: int, budget_seconds: float, elapsed: float, validat
     per_eval = validation_seconds / evaluations if evaluations else max(0.0, eval_estimate)
     remaining = budget_seconds - elapsed - per_eval * final_passes  # the final evaluation(s) always run
     fits = math.floor(remaining / (per_step + per_eval / max(1, eval_every))) if remaining > 0 else 0
-    return max(step, min(total, step + fits))
+    end = min(total, step + fits)
+    tail = end % eval_every if eval_every > 0 else 0
+    if end < total and 0 < tail <= SNAP_FRACTION * eval_every and end - tail >= max(step, eval_every):
+        end -= tail  # end on the evaluation just before (still to come): no near-duplicate final evaluation
+    return max(step, end)
 
 
 def price_validation(objective: Objective) -> tuple[float, float]:
