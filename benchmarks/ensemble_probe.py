@@ -55,18 +55,17 @@ def read_run(run_dir: Path) -> dict:
 
 
 def baseline_probabilities(run: dict) -> dict[str, dict[str, np.ndarray]]:
-    """``{baseline: {"validation": p, "test": p}}``, each fitted on the run's training split."""
-    from workbench.evaluation.baselines import baseline_models
+    """``{baseline: {"validation": p, "test": p}}``, each fitted on the run's training split with ``C`` chosen on
+    its validation split, as the run's own baselines are (SVM scores are softmaxed decision values)."""
+    from workbench.evaluation.baselines import baseline_models, class_scores, fit_baseline
 
     train_seqs, train_y = run["train"]
+    val = (run["validation"][0], run["validation"][1].tolist())
     out = {}
-    for name, (make, featurise) in baseline_models(max(len(s) for s in train_seqs)).items():
-        model = make().fit(featurise(train_seqs), train_y)
-        out[name] = {}
-        for split in ("validation", "test"):
-            full = np.zeros((len(run[split][0]), len(run["labels"])))
-            full[:, model.classes_] = model.predict_proba(featurise(run[split][0]))
-            out[name][split] = full
+    for name, baseline in baseline_models(max(len(s) for s in train_seqs)).items():
+        model = fit_baseline(baseline, (train_seqs, train_y), val)[0]
+        out[name] = {split: class_scores(model, baseline.featurise(run[split][0]), len(run["labels"]))
+                     for split in ("validation", "test")}
     return out
 
 

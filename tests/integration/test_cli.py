@@ -18,7 +18,7 @@ def test_run_then_predict_sequence_and_fasta(splice_db, tiny_model_dir, tmp_path
     cfg.write_text(yaml.safe_dump(tiny_run_config(splice_db, tiny_model_dir, tmp_path / "runs")))
     result = runner.invoke(app, ["run", str(cfg), "--set", "train.epochs=0.05", "--set", "name=cli-run"])
     assert result.exit_code == 0, result.output
-    assert "test accuracy" in result.output and "one-hot baseline" in result.output
+    assert "test accuracy" in result.output and "strongest baseline " in result.output
     run_dir = tmp_path / "runs" / "cli-run"
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["epochs"] == 0.05
     assert json.loads((run_dir / "metrics.json").read_text())["training"]["backend"] == EXPECTED_BACKEND

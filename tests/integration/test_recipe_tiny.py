@@ -41,7 +41,8 @@ def test_model_card_records_provenance(tiny_run):
     card = (tiny_run.run_dir / "README.md").read_text()
     lineage = json.loads((tiny_run.run_dir / "lineage.json").read_text())
     for needle in ("## Base model", "sha256", "## Data", lineage["fingerprint"], "SELECT Sequence, Class FROM splice",
-                   "onehot_logreg", "kmer_logreg", "MCC", "LoRA r=8", "torch", "transformers", "peft",
+                   "onehot_logreg", "kmer_logreg", "onehot_svm", "kmer_svm", "C (chosen by validation accuracy", "MCC",
+                   "LoRA r=8", "torch", "transformers", "peft",
                    f"- backend: {EXPECTED_BACKEND} (", *(["unsloth 20"] if EXPECTED_BACKEND == "unsloth" else [])):
         assert needle in card, needle
     saved = yaml.safe_load((tiny_run.run_dir / "config.yaml").read_text())

@@ -8,7 +8,7 @@ sharing improves deep learning models for genomics", bioRxiv 103663; Cao & Zhang
 Where strand matters (splice junctions: a donor read backwards is not a donor), both hurt.
 
 ``auto`` lets the data decide, from the training and validation splits only (never the test split): the two
-classical baselines (k-mer and one-hot logistic regression) are fitted on the training split; the one that scores
+logistic-regression baselines (k-mer and one-hot, at their default ``C``) are fitted on the training split; the one that scores
 better on validation is refitted on the training split plus its reverse complements. If that augmented fit scores
 at least as well on validation (within :data:`TOLERANCE`), the task is treated as strand-symmetric.
 """
@@ -21,6 +21,9 @@ import numpy as np
 
 TOLERANCE = 0.01
 """Largest drop of validation accuracy (0-1) under augmentation that still counts as strand-symmetric."""
+
+PROBE_BASELINES = ("kmer_logreg", "onehot_logreg")
+"""The baselines the probe fits, at their default ``C`` (fast; the probe's verdicts were measured with these)."""
 
 
 def reverse_complement(sequence: str) -> str:
@@ -75,12 +78,14 @@ def probe_strand_symmetry(train_seqs: list[str], train_y: list[int], val_seqs: l
                          "or choose task.reverse_complement: on / off.")
     truth = np.asarray(val_y)
     width = max(len(s) for s in train_seqs + val_seqs)
+    models = {name: baseline_models(width)[name] for name in PROBE_BASELINES}
     scores = {}
-    for name, (make, featurise) in baseline_models(width).items():
-        model = make().fit(featurise(train_seqs), train_y)
-        scores[name] = float((model.predict(featurise(val_seqs)) == truth).mean())
+    for name, b in models.items():
+        model = b.make(b.default).fit(b.featurise(train_seqs), train_y)
+        scores[name] = float((model.predict(b.featurise(val_seqs)) == truth).mean())
     best = max(scores, key=scores.get)
-    make, featurise = baseline_models(width)[best]
-    augmented = make().fit(featurise(train_seqs + [reverse_complement(s) for s in train_seqs]), list(train_y) * 2)
-    aug_score = float((augmented.predict(featurise(val_seqs)) == truth).mean())
+    b = models[best]
+    augmented = b.make(b.default).fit(b.featurise(train_seqs + [reverse_complement(s) for s in train_seqs]),
+                                      list(train_y) * 2)
+    aug_score = float((augmented.predict(b.featurise(val_seqs)) == truth).mean())
     return StrandProbe(best, scores[best], aug_score, aug_score >= scores[best] - TOLERANCE)

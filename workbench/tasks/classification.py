@@ -20,7 +20,8 @@ from .sequence import SequenceTask, prompt_objective
 class ClassificationTask(SequenceTask):
     """``task.type: classification``: cross-entropy on the label logits; validation accuracy keeps the weights.
 
-    Baselines: k-mer and position-wise one-hot logistic regression and the majority class. Exportable as
+    Baselines: k-mer and position-wise one-hot logistic regression and RBF SVMs (``C`` chosen on validation) and
+    the majority class. Exportable as
     adapter, merged weights and GGUF when ``task.classifier`` is ``lm_head``.
     """
 
@@ -91,7 +92,8 @@ class ClassificationTask(SequenceTask):
         from ..evaluation.baselines import run_baselines
 
         results, self.baseline_pred = run_baselines(*data.part["train"], *data.part["test"], data.extra["labels"],
-                                                    return_predictions=True)
+                                                    return_predictions=True, val_seqs=data.part["validation"][0],
+                                                    val_y=data.part["validation"][1])
         return results
 
     def evaluate(self, data, progress: bool) -> dict:
@@ -142,10 +144,12 @@ class ClassificationTask(SequenceTask):
     @staticmethod
     def summary(result) -> str:
         m, b = result.metrics, result.baselines
-        vs = m.get("vs_baselines", {})
-        versus = "; ".join(f"{label} baseline {b[name]['accuracy']:.4f}, difference {difference_cell(vs.get(name))}"
-                           for name, label in (("onehot_logreg", "one-hot"), ("kmer_logreg", "k-mer")))
-        return f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}  ({versus})"
+        versus = ""
+        if b:
+            name = max(b, key=lambda k: b[k]["accuracy"])
+            versus = (f"  (strongest baseline {name} {b[name]['accuracy']:.4f}, difference "
+                      f"{difference_cell(m.get('vs_baselines', {}).get(name))})")
+        return f"test accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}  macro-F1 {m['macro_f1']:.4f}{versus}"
 
     @staticmethod
     def export_refusal(task: dict) -> str | None:
@@ -217,7 +221,7 @@ def results_section(info: dict[str, Any]) -> str:
 | model | accuracy | accuracy difference, this model − baseline [95 % CI] | macro-F1 | MCC | AUROC |
 |---|---|---|---|---|---|
 {table}
-{ci}{verdict_sentence(vs)}{published}
+{ci}{verdict_sentence(vs)}{tuning_sentence(info["baselines"])}{published}
 
 Per class (this model):
 
@@ -229,6 +233,19 @@ Per class (this model):
 """
 
 
+
+
+def tuning_sentence(baselines: dict) -> str:
+    """One line naming each baseline's regularisation strength ``C`` and whether validation chose it (older runs
+    recorded no ``C``: empty)."""
+    tuned = {k: v for k, v in baselines.items() if v.get("C") is not None}
+    if not tuned:
+        return ""
+    chosen = any(v.get("val_accuracy") is not None for v in tuned.values())
+    how = ("chosen by validation accuracy, as the model's weights are" if chosen
+           else "each baseline's default (no validation split to choose by)")
+    return (f"Baselines' regularisation strength C ({how}): "
+            + ", ".join(f"{k} {v['C']:g}" for k, v in tuned.items()) + ".\n")
 
 
 def difference_cell(vs: dict | None) -> str:
