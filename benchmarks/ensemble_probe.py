@@ -33,24 +33,16 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
 def read_run(run_dir: Path) -> dict:
     """The run's labels, training split and validation/test probabilities (the split recomputed from its config)."""
     import pandas as pd
+    from classical_ceiling import config_splits  # benchmarks/ is on sys.path when run as a script
 
-    from workbench import load_config
-    from workbench.data.sources import read_sequences
-    from workbench.data.splits import split_rows
-
-    cfg = load_config(run_dir / "config.yaml")
-    rows = read_sequences(cfg)
-    d = cfg.data
-    splits, _ = split_rows(rows.sequences, rows.labels, d.duplicates, d.val_fraction, d.test_fraction, d.seed)
-    labels = sorted(set(rows.labels))
+    labels, part = config_splits(run_dir / "config.yaml")
     out = {"labels": labels, "name": run_dir.name}
     for split, csv in (("validation", "validation_predictions.csv"), ("test", "predictions.csv")):
         frame = pd.read_csv(run_dir / csv)
-        if list(frame["sequence"]) != [rows.sequences[i] for i in splits[split]]:
+        if list(frame["sequence"]) != part[split][0]:
             raise SystemExit(f"{run_dir}/{csv} does not match the {split} split its config.yaml gives.")
-        out[split] = (list(frame["sequence"]), np.array([labels.index(y) for y in frame["label"]]),
-                      frame[[f"p_{y}" for y in labels]].to_numpy())
-    out["train"] = ([rows.sequences[i] for i in splits["train"]], [labels.index(rows.labels[i]) for i in splits["train"]])
+        out[split] = (part[split][0], np.array(part[split][1]), frame[[f"p_{y}" for y in labels]].to_numpy())
+    out["train"] = part["train"]
     return out
 
 
