@@ -11,7 +11,8 @@ on k-mer and one-hot features, each ``C`` chosen on the validation split) on the
 
 Run as::
 
-    python benchmarks/classical_ceiling.py --config configs/splice.yaml --out benchmarks/results/classical_ceiling_splice
+    python benchmarks/classical_ceiling.py --config configs/splice.yaml \
+        --out benchmarks/results/classical_ceiling_splice
     ENHANCER_DIR=../shared/data/enhancers python benchmarks/classical_ceiling.py --config configs/enhancers.yaml \\
         --out benchmarks/results/classical_ceiling_enhancers [--runs RUN_DIR ...]
 
@@ -96,7 +97,8 @@ def markdown(result: dict, args) -> str:
              f"only scored (n = {result['n_test']}).", "",
              "| baseline | C | validation accuracy | test accuracy | test MCC |", "|---|---|---|---|---|"]
     for name, b in result["baselines"].items():
-        lines.append(f"| {name} | {b['C']:g} | {b['val_accuracy']:.4f} | {b['test_accuracy']:.4f} | {b['test_mcc']:.4f} |")
+        lines.append(f"| {name} | {b['C']:g} | {b['val_accuracy']:.4f} | {b['test_accuracy']:.4f} "
+                     f"| {b['test_mcc']:.4f} |")
     best, hard, n = result["best_on_validation"], result["hard_rows"], result["n_test"]
     lines += ["", f"Hard rows (wrong for both of the two best baselines on validation): {hard} of {n}; the best on "
               f"validation is {best}."]

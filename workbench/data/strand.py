@@ -8,9 +8,10 @@ sharing improves deep learning models for genomics", bioRxiv 103663; Cao & Zhang
 Where strand matters (splice junctions: a donor read backwards is not a donor), both hurt.
 
 ``auto`` lets the data decide, from the training and validation splits only (never the test split): the two
-logistic-regression baselines (k-mer and one-hot, at their default ``C``) are fitted on the training split; the one that scores
-better on validation is refitted on the training split plus its reverse complements. If that augmented fit scores
-at least as well on validation (within :data:`TOLERANCE`), the task is treated as strand-symmetric.
+logistic-regression baselines (k-mer and one-hot, at their default ``C``) are fitted on the training split; the
+one that scores better on validation is refitted on the training split plus its reverse complements. If that
+augmented fit scores at least as well on validation (within :data:`TOLERANCE`), the task is treated as
+strand-symmetric.
 """
 
 from __future__ import annotations

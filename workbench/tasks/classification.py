@@ -21,8 +21,7 @@ class ClassificationTask(SequenceTask):
     """``task.type: classification``: cross-entropy on the label logits; validation accuracy keeps the weights.
 
     Baselines: k-mer and position-wise one-hot logistic regression and RBF SVMs (``C`` chosen on validation) and
-    the majority class. Exportable as
-    adapter, merged weights and GGUF when ``task.classifier`` is ``lm_head``.
+    the majority class. Exportable as adapter, merged weights and GGUF when ``task.classifier`` is ``lm_head``.
     """
 
     type = "classification"
