@@ -11,7 +11,7 @@ on k-mer and one-hot features, each ``C`` chosen on the validation split) on the
 
 Run as::
 
-    python benchmarks/classical_ceiling.py --config configs/splice.yaml \
+    python benchmarks/classical_ceiling.py --config configs/splice.yaml \\
         --out benchmarks/results/classical_ceiling_splice
     ENHANCER_DIR=../shared/data/enhancers python benchmarks/classical_ceiling.py --config configs/enhancers.yaml \\
         --out benchmarks/results/classical_ceiling_enhancers [--runs RUN_DIR ...]
@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
                                          val_y=val[1])
     y = np.array(test[1])
     ranked = sorted((n for n in metrics if n != "majority"), key=lambda n: -metrics[n]["val_accuracy"])  # stable
-    wrong = {n: np.array(predictions[n]) != y for n in ranked}  # (rows,) each
-    hard = wrong[ranked[0]] & wrong[ranked[1]]
+    hard = (np.array(predictions[ranked[0]]) != y) & (np.array(predictions[ranked[1]]) != y)  # (rows,)
     result = {"config": str(args.config), "n_test": len(y), "seconds": round(time.perf_counter() - start, 1),
               "baselines": {n: {"C": metrics[n]["C"], "val_accuracy": metrics[n]["val_accuracy"],
                                 "test_accuracy": metrics[n]["accuracy"], "test_mcc": metrics[n]["mcc"]}

@@ -165,7 +165,8 @@ def summarise(results: Path, target: float = 0.93) -> dict:
         groups.setdefault(row["tag"], []).append(row)
     out = {}
     lines = ["| tag | seeds | test accuracy (mean ± std) | MCC (mean ± std) | mean 95 % bootstrap CI (accuracy) | "
-             "one-hot baseline | k-mer baseline | difference from the strongest recorded baseline, mean [mean 95 % CI] | "
+             "one-hot baseline | k-mer baseline | "
+             "difference from the strongest recorded baseline, mean [mean 95 % CI] | "
              "train min / run | min to val ≥ {target} | command |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines[0] = lines[0].replace("{target}", f"{target:g}")
