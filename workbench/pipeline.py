@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import audit, paths
@@ -47,6 +47,9 @@ class RunResult:
         baselines: Test-split metrics per baseline (chat SFT: ``{"base": ...}``, the adapter disabled).
         seconds: Wall time of the whole recipe, in seconds.
         task_type: The config's ``task.type``.
+        warnings: Sentences the user must see (a step cap under two epochs, the opt-in time cap cutting the run, a
+            model that learnt nothing: see ``TrainResult.warnings``).
+        estimate: The training-time estimate logged after the first steps (``TrainResult.estimate``).
     """
 
     run_dir: Path
@@ -54,6 +57,8 @@ class RunResult:
     baselines: dict
     seconds: float
     task_type: str
+    warnings: list[str] = field(default_factory=list)
+    estimate: dict | None = None
 
 
 def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = False) -> RunResult | DryRunReport:
@@ -113,7 +118,8 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
     autocast = resolve_precision(tcfg.precision)
     objective = task.objective(data, peft_model, tokenizer, autocast, device_name())
     if dry_run:
-        report = estimate(objective, batch_size=tcfg.batch_size, epochs=tcfg.epochs, eval_every=tcfg.eval_every)
+        report = estimate(objective, batch_size=tcfg.batch_size, epochs=tcfg.epochs, eval_every=tcfg.eval_every,
+                          max_steps=tcfg.max_steps)
         log.info("dry run finished in %.0f s; nothing written", time.perf_counter() - start)
         return report
 
@@ -143,4 +149,4 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
                  base_model=model.base.name if model.base is not None else None, seconds=round(seconds, 1),
                  world_size=world, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     log.info("run directory %s complete in %.0f s", final, seconds)
-    return RunResult(final, metrics, baselines, seconds, config.task.type)
+    return RunResult(final, metrics, baselines, seconds, config.task.type, list(result.warnings), result.estimate)

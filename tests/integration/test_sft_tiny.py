@@ -111,7 +111,7 @@ def test_chat_demo_shows_the_system_prompt_answers_and_audits(tiny_sft_run, sess
     from gradio_client import Client
 
     from workbench import audit
-    from workbench.serving.chat import serve_chat
+    from workbench.serving.chat_app import serve_chat
     from workbench.serving.limits import Limits
 
     run = ChatRun.load(tiny_sft_run.run_dir)

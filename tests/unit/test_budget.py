@@ -1,4 +1,6 @@
-"""The wall-time budget (train.max_minutes, train.max_steps): the plan follows what fits, never past the planned steps."""
+"""How long a run trains: train.max_steps and epochs decide it; the estimate after the first steps; the warning for a
+cap under two epochs; and the opt-in time cap (train.max_minutes), whose plan follows what fits, never past the
+planned steps, and which marks a run it cuts."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pytest
 import torch
 
 from workbench.config import ConfigError, validate_config
-from workbench.training.budget import replan
+from workbench.training.budget import estimate_run, replan, short_run_warning
 from workbench.training.loop import train
 from workbench.training.objective import Objective, TrainOptions
 
@@ -78,6 +80,8 @@ def test_a_wall_time_budget_ends_the_run_in_time_and_a_generous_one_changes_noth
                                                max_minutes=budget_s / 60), progress=False)
     took = time.perf_counter() - began
     assert cut.budget_steps is not None and cut.steps == cut.budget_steps < cut.planned_steps == 800
+    assert cut.time_capped and any(w.startswith(f"stopped by the time cap (0.02 min) at step {cut.steps} of 800")
+                                   for w in cut.warnings)
     # unbudgeted, the 800 planned steps of >= 0.02 s would take >= 16 s; the budget ends the run near 1.2 s. The
     # bound is loose (a busy machine stretches steps between the re-plans), the step counts above are the contract.
     assert took < 800 * 0.02 / 4, f"{took:.2f} s for a {budget_s} s budget"
@@ -85,6 +89,30 @@ def test_a_wall_time_budget_ends_the_run_in_time_and_a_generous_one_changes_noth
     roomy = train(_objective(0.0), TrainOptions(epochs=2, learning_rate=1e-2, batch_size=8, max_minutes=60),
                   progress=False)
     assert roomy.budget_steps is None and roomy.loss_history == plain.loss_history
+    assert not roomy.time_capped and not plain.time_capped and plain.estimate["steps"] == 16
+
+
+def test_the_estimate_reads_the_planned_steps_at_the_measured_pace():
+    est = estimate_run(1800, 0.46, 3.0, 14, measured_steps=90)
+    assert est["seconds"] == 1800 * 0.46 + 14 * 3.0
+    assert est["text"] == ("about 1,800 steps, about 15 min on this machine (measured from the first 90 steps: "
+                           "0.46 s/step; 14 validation passes of about 3 s)")
+    assert estimate_run(40, 0.5, 0.0, 0, 1)["text"].startswith("about 40 steps, about 20 s on this machine (measured "
+                                                                "from one timed step")
+    assert "2.5 h" in estimate_run(9000, 1.0, 0.0, 0, 10)["text"]
+
+
+def test_a_step_cap_under_two_epochs_is_warned_about_before_training():
+    # a 6,500-row task in both strands at batch 16 (569 steps per epoch) capped at 647 steps: 1.1 epochs
+    warning = short_run_warning(647, 569, 9100, 647)
+    assert warning.startswith("train.max_steps 647 covers 1.1 epochs of 9,100 training prompts")
+    assert "at least 1,138" in warning
+    assert short_run_warning(1800, 131, 2092, 1800) is None  # splice: 13.7 epochs
+    assert short_run_warning(500, 569, 9100, 0) is None  # no cap: the epochs themselves were asked for
+    assert short_run_warning(100, 569, 9100, 1800) is None  # the cap did not cut the plan
+    result = train(_objective(0.0), TrainOptions(epochs=10, learning_rate=1e-2, batch_size=8, max_steps=12),
+                   progress=False)
+    assert result.steps == 12 and result.warnings and result.warnings[0].startswith("train.max_steps 12 covers 1.5")
 
 
 def test_budget_fields_are_validated(tmp_path):

@@ -107,7 +107,7 @@ def test_share_link_cannot_be_turned_on(monkeypatch):
 
     import gradio as gr
 
-    from workbench.serving import chat, demo, launch
+    from workbench.serving import chat_app, demo, launch
 
     monkeypatch.setenv("GRADIO_SHARE", "true")
     with gr.Blocks() as app:
@@ -117,7 +117,7 @@ def test_share_link_cannot_be_turned_on(monkeypatch):
         assert url.startswith("http://127.0.0.1:") and app.share is False and app.share_url is None
     finally:
         app.close()
-    for fn in (demo.serve, chat.serve_chat, launch.launch):
+    for fn in (demo.serve, chat_app.serve_chat, launch.launch):
         assert "share" not in inspect.signature(fn).parameters
     with pytest.raises(TypeError):
         demo.serve("run", share=True)

@@ -93,7 +93,9 @@ class TrainConfig(_Group):
     backend: Literal["auto", "unsloth", "peft"] = Field(
         "auto", description="`unsloth`, `peft` (transformers + PEFT), or `auto` (Unsloth where it imports).")
     seed: int = Field(0, description="Seed for adapter init and batch order.")
-    threads: int = Field(0, ge=0, description="CPU threads for torch (0 = all cores).")
+    threads: int = Field(0, ge=0, description=(
+        "CPU threads for torch (0 = all cores). Part of what makes a run repeatable: another thread count sums "
+        "floats in another order. On a machine shared with other jobs see docs/shared-machines.md."))
     eval_every: int = Field(0, ge=0, description=(
         "Score the validation split every this many optimiser steps (0 = once per epoch); always also at the end. "
         "The best-scoring weights are kept (accuracy for classification, Spearman correlation for regression)."))
@@ -102,14 +104,14 @@ class TrainConfig(_Group):
         "the best weights are kept either way."))
     max_steps: int = Field(0, ge=0, description=(
         "Upper bound on optimiser steps (0 = none): the schedule (warm-up, linear decay) is planned for "
-        "min(epochs x steps per epoch, max_steps)."))
+        "min(epochs x steps per epoch, max_steps). Decided by the data and the config alone, so the same data, "
+        "config and seed on the same machine train the same steps however busy the machine is."))
     max_minutes: float = Field(0.0, ge=0, description=(
-        "Wall-time budget of the training loop, in minutes, validation included (0 = none). After the first "
-        "steps and at every evaluation the remaining steps are re-planned from the measured step and validation "
-        "times (before the first evaluation, a validation pass is priced from one timed validation batch), so "
-        "that the schedule decays to 0 within the budget; the plan never exceeds the steps `epochs` asks for. "
-        "With a large "
-        "`epochs` and `early_stopping_patience` this trains until validation stops improving or time is up."))
+        "Opt-in time cap of the training loop, in minutes, validation included (0 = none, the default). With a "
+        "cap the remaining steps are re-planned from the measured step and validation times after the first "
+        "steps and at every evaluation, so that the schedule decays to 0 within it; the plan never exceeds the "
+        "steps `epochs` and `max_steps` ask for. A run it cuts depends on how busy the machine was: it is marked "
+        "'stopped by the time cap at step N of M' in the CLI summary, metrics.json and the model card."))
     average_top_k: int = Field(0, ge=0, description=(
         "Checkpoint averaging: at the end, average the trainable weights of this many best-scoring validation "
         "evaluations (only those within two standard errors of the best score, where the task knows its score's "

@@ -111,17 +111,19 @@ class TaskConfig(_Group):
 
 
 class SequenceTrainConfig(TrainConfig):
-    """Optimisation of a sequence run. The default recipe plans 16 epochs but fits them into a 14-minute budget
-    (the schedule is re-planned to decay to 0 within it), stops after 6 evaluations without a better validation
-    score, and keeps the average of the 3 best evaluations' weights where that validates at least as well as they do
-    (README, Default recipe; benchmarks/results/splice_recipes.md)."""
+    """Optimisation of a sequence run. The default recipe plans 16 epochs capped at 1,800 optimiser steps (the
+    training length follows from the data and the config, never from the clock), stops after 6 evaluations without
+    a better validation score, and keeps the average of the 3 best evaluations' weights where that validates at
+    least as well as they do (README, Default recipe; benchmarks/results/splice_recipes.md)."""
 
     epochs: float = Field(16.0, gt=0, description=(
         "Passes over the training split (fractions allowed); with reverse-complement augmentation one epoch covers "
-        "both strands. The default recipe's `max_minutes` usually ends a larger task first."))
-    max_minutes: float = Field(14.0, ge=0, description=(
-        "Wall-time budget of the training loop, in minutes, validation included (0 = none); the schedule is "
-        "re-planned to fit it (see TrainConfig.max_minutes). 14 keeps a default run within 15 minutes of training."))
+        "both strands. `max_steps` caps it on larger tables."))
+    max_steps: int = Field(1800, ge=0, description=(
+        "Upper bound on optimiser steps (0 = none): the schedule is planned for min(epochs x steps per epoch, "
+        "max_steps). 1,800 steps of 16 splice prompts (65 tokens) take about 14 min on a 2-core AVX2 CPU "
+        "(benchmarks/results/shared_cpu.md); longer prompts take longer per step. A cap that leaves fewer than 2 "
+        "epochs is warned about before training."))
     early_stopping_patience: int = Field(6, ge=0, description=(
         "Stop after this many consecutive evaluations without a better validation score (0 = never). 6, not "
         "fewer: the last epochs, at the decayed learning rate, often score best (patience 4 stopped a splice run "

@@ -19,10 +19,9 @@ from typing import Any
 
 import yaml
 
-from .tracking import experiment_id
+from .tracking import ARTIFACT_DIR, experiment_id
 
 log = logging.getLogger(__name__)
-ARTIFACT_DIR = "run"  # the run directory's files live under this artifact path of the MLflow run
 _SKIP = ("exports",)  # exports are rebuilt from a version with `workbench export --model`
 
 
@@ -146,12 +145,25 @@ def track_run(run_dir: str | Path, model_name: str | None = None, register: bool
         raise
     client.set_terminated(run_id)
     version = None
+    nothing = learnt_nothing(metrics)
+    if register and nothing:
+        log.warning("%s is not registered as a version of %s: %s", run_dir, name, nothing)
+        register = False
     if register:
         from .versions import register_version
 
         version = register_version(name, run_id, tags)
     log.info("tracked %s as MLflow run %s%s", run_dir, run_id, f" (version {name}/{version})" if version else "")
     return TrackedRun(run_id, version, tags)
+
+
+def learnt_nothing(metrics: dict) -> str | None:
+    """Why a run's model learnt nothing (``metrics.json``'s ``training.learning_check``), or ``None`` if it learnt
+    something (or was written before the check existed). Such a model is never registered or promoted."""
+    check = (metrics.get("training") or {}).get("learning_check") or {}
+    if check.get("learnt", True):
+        return None
+    return "the model learnt nothing (" + "; ".join(check.get("reasons") or []) + ")"
 
 
 def _log_contents(client, run_id: str, run_dir: Path, config: dict, metrics: dict) -> None:

@@ -17,6 +17,7 @@ from .. import paths
 
 log = logging.getLogger(__name__)
 ENV = "WORKBENCH_TRACKING_URI"
+ARTIFACT_DIR = "run"  # the run directory's files live under this artifact path of the MLflow run
 
 
 class RegistryError(ValueError):

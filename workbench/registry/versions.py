@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .. import paths
-from .tracking import RegistryError, client, local_path
+from .tracking import ARTIFACT_DIR, RegistryError, client, local_path
 
 ALIASES = ("champion", "challenger")
 
@@ -35,8 +35,6 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def register_version(name: str, run_id: str, tags: dict[str, str]) -> str:
     """Adds the run's ``run`` artifacts as a new version of ``name`` (creating the model); returns the version."""
-    from .log import ARTIFACT_DIR
-
     c = client()
     if not c.search_registered_models(filter_string=f"name = '{_quote(name)}'"):
         c.create_registered_model(name, tags={"created_by": "workbench"})

@@ -13,6 +13,7 @@ challenger is registered and has won.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -117,7 +118,7 @@ def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, sta
                    new_frozen_set: bool) -> RetuneResult:
     from ..data.sources import read_sequences
     from ..registry.aliases import champion_number, promote, set_challenger
-    from ..registry.log import track_run
+    from ..registry.log import learnt_nothing, track_run
     from ..registry.versions import find_version, resolve_run_dir
     from . import frozen as fz
     from .decide import decide, predictions
@@ -167,6 +168,10 @@ def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, sta
     t = time.perf_counter()
     run_dir, resumed = _train_challenger(cfg, name, frozen, progress)
     state["timings"]["train"] = time.perf_counter() - t
+    nothing = learnt_nothing(json.loads((run_dir / "metrics.json").read_text()))
+    if nothing:  # logged for the record, never registered or promoted
+        track_run(run_dir, name, register=False, extra_tags={"retune": "challenger", "learnt_nothing": "true"})
+        return finish("rejected", f"challenger not registered: {nothing}", resumed_from_step=resumed)
     t = time.perf_counter()
     tracked = track_run(run_dir, name, register=True, extra_tags={
         "retune": "challenger", "frozen_set_version": str(frozen.version), "frozen_set_fingerprint": frozen.fingerprint,
@@ -215,8 +220,6 @@ def retune_dir(name: str) -> Path:
 
 def _train_challenger(cfg, name: str, frozen, progress: bool) -> tuple[Path, int | None]:
     """Trains the challenger without the frozen rows, resuming an interrupted one; returns ``(run_dir, resumed)``."""
-    import json
-
     from ..config import validate_config
     from ..pipeline import setup
     from ..runs.partial import partial_dir

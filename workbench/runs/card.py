@@ -46,10 +46,9 @@ def model_card(info: dict[str, Any]) -> str:
     stop = (f"; stopped early (patience {train['early_stopping_patience']} evaluations)" if tr.get("stopped_early")
             else "")
     resumed = f"; resumed from the checkpoint at step {tr['resumed_from_step']}" if tr.get("resumed_from_step") else ""
-    if tr.get("budget_steps") is not None:
-        stop += f"; the {train.get('max_minutes', 0):g}-min wall-time budget cut the plan to {tr['budget_steps']} steps"
+    stop += time_cap_note(tr, train)
     best = kept_weights_note(tr, train)
-    return f"""# {info['name']}
+    return learning_warning(tr) + f"""# {info['name']}
 
 A LoRA adapter for {what}, trained with the private
 fine-tuning workbench on {info['date']}.
@@ -108,6 +107,25 @@ def kept_weights_note(tr: dict[str, Any], train: dict[str, Any]) -> str:
                  f" (weights kept from that step: the average of the evaluations at steps {tr['averaged_steps']} "
                  f"scored {tr['averaged_val_score']:.4f}, below {bar})")
     return best
+
+
+def time_cap_note(tr: dict[str, Any], train: dict[str, Any]) -> str:
+    """``"; stopped by the time cap (14 min) at step 1031 of 1800"`` where the opt-in ``train.max_minutes`` cut the
+    run (runs recorded before the mark existed: where their budget cut the plan), else empty."""
+    if tr.get("time_capped") or (tr.get("budget_steps") is not None and "time_capped" not in tr
+                                 and not tr.get("stopped_early")):
+        return (f"; stopped by the time cap ({train.get('max_minutes', 0):g} min) at step {tr['steps']} of "
+                f"{tr['planned_steps']}")
+    return ""
+
+
+def learning_warning(tr: dict[str, Any]) -> str:
+    """The model card's first line for a run that learnt nothing (``training.learning_check``), else empty."""
+    check = tr.get("learning_check") or {}
+    if check.get("learnt", True):
+        return ""
+    return (f"> **Warning: this model learnt nothing.** {'; '.join(check['reasons'])}. {check.get('advice', '')}"
+            "\n\n")
 
 
 def processes_note(runtime: dict) -> str:

@@ -74,10 +74,3 @@ class ChatRun:
         return generate(self.model, self.tokenizer, [ids], end_of_turn_ids(self.tokenizer),
                         max_new_tokens or self.task.get("max_new_tokens", 128))[0]
 
-
-def serve_chat(run_dir: str | Path, host: str = "127.0.0.1", port: int = 7860, block: bool = True, **options):
-    """Serves the Gradio chat of an SFT run (:func:`workbench.serving.chat_app.serve_chat`); returns
-    ``(demo, local_url)``."""
-    from .chat_app import serve_chat as serve
-
-    return serve(run_dir, host, port, block, **options)

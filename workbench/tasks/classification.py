@@ -82,10 +82,14 @@ class ClassificationTask(SequenceTask):
         train_prompts = self.prompts["train"]
         if self.rc_prompts:  # reverse-complement augmentation: one epoch = every row in both orientations
             train_prompts, targets = train_prompts + self.rc_prompts["train"], torch.cat([targets, targets])
+        prior = torch.bincount(targets, minlength=len(self.labels)).double() / len(targets)
+        majority = int(prior.argmax())  # a model that learnt nothing predicts the training majority class
         return prompt_objective(self.scorer, tokenizer, train_prompts, targets,
                                 torch.nn.functional.cross_entropy, validate if val_prompts else None, "accuracy",
                                 self.prompts, val_passes=2 if self.rc_prompts else 1,
-                                val_stderr=lambda p: accuracy_stderr(p, len(val_prompts)))
+                                val_stderr=lambda p: accuracy_stderr(p, len(val_prompts)),
+                                chance_score=(y_val == majority).double().mean().item() if val_prompts else None,
+                                chance_loss=float(-(prior[prior > 0] * prior[prior > 0].log()).sum()))
 
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_baselines

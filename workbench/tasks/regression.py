@@ -82,7 +82,8 @@ class RegressionTask(SequenceTask):
 
         return prompt_objective(self.scorer, tokenizer, self.prompts["train"], targets.float(),
                                 torch.nn.functional.mse_loss, validate if val_prompts else None, "spearman",
-                                self.prompts, val_stderr=lambda rho: spearman_stderr(rho, max(len(val_prompts), 4)))
+                                self.prompts, val_stderr=lambda rho: spearman_stderr(rho, max(len(val_prompts), 4)),
+                                chance_score=0.0, chance_loss=1.0)  # a constant prediction; the standardised variance
 
     def baselines(self, data) -> dict:
         from ..evaluation.baselines import run_regression_baselines

@@ -27,7 +27,8 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                      validate: Callable[[], float] | None = None, val_metric: str = "accuracy",
                      all_prompts: dict[str, list[str]] | None = None, val_passes: int = 1,
-                     val_stderr: Callable[[float], float] | None = None) -> Objective:
+                     val_stderr: Callable[[float], float] | None = None, chance_score: float | None = None,
+                     chance_loss: float | None = None) -> Objective:
     """The :class:`~workbench.training.objective.Objective` of a sequence task.
 
     Args:
@@ -42,6 +43,8 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
         val_passes: Forward passes per validation prompt (2 with test-time reverse-complement averaging), so the
             wall-time budget prices a validation pass before the first one.
         val_stderr: The standard error of a validation score at a given score (``Objective.val_stderr``).
+        chance_score: The validation score of a model that learnt nothing (``Objective.chance_score``).
+        chance_loss: The training loss of predicting the labels' prior (``Objective.chance_loss``).
 
     Returns:
         The objective; the tokens it reports are the prompts' real tokens (padding excluded).
@@ -65,7 +68,8 @@ def prompt_objective(scorer: torch.nn.Module, tokenizer, prompts: list[str], tar
 
     val_rows = len(splits["validation"]) * val_passes if validate is not None else 0
     return Objective(scorer, len(prompts), batch_loss, validate, val_metric, True, token_counts, eval_forward,
-                     val_rows=val_rows, val_stderr=val_stderr if validate is not None else None)
+                     val_rows=val_rows, val_stderr=val_stderr if validate is not None else None,
+                     chance_score=chance_score if validate is not None else None, chance_loss=chance_loss)
 
 
 class SequenceTask(Task):

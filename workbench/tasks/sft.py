@@ -202,7 +202,7 @@ class SFTTask(Task):
 
     @staticmethod
     def serve(run_dir: str | Path, host: str, port: int, block: bool = True, **options):
-        from ..serving.chat import serve_chat
+        from ..serving.chat_app import serve_chat
 
         if options.get("compare"):
             raise ValueError("--compare is for sequence runs; a chat SFT run is served on its own.")

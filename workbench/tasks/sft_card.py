@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runs.card import base_model_section, processes_note, software_section
+from ..runs.card import base_model_section, learning_warning, processes_note, software_section, time_cap_note
 from ..runs.card import fmt as _f
 
 
@@ -45,7 +45,7 @@ def sft_model_card(info: dict[str, Any]) -> str:
     system = cfg["task"].get("system_prompt")
     shown = f"`{_cell(system, 300)}`" if system else "the chat template's default"
     system_line = f"- system prompt: {shown}"
-    return f"""# {info['name']}
+    return learning_warning(tr) + f"""# {info['name']}
 
 A LoRA adapter for chat / instruction following, fine-tuned with the private fine-tuning workbench on
 {info['date']} (supervised fine-tuning, loss on the assistant's tokens only).
@@ -66,7 +66,7 @@ A LoRA adapter for chat / instruction following, fine-tuned with the private fin
 - LoRA r={lora['r']}, lora_alpha={lora['lora_alpha']}, dropout {lora['lora_dropout']}, modules {lora['target_modules']},
   layers >= {lora['first_layer']}; trainable parameters {tr['trainable_parameters']:,}
 - {train['epochs']} epochs, lr {train['learning_rate']}, batch {train['batch_size']}, warm-up {train['warmup_ratio']},
-  seed {train['seed']}; {tr['steps']} steps in {tr['seconds']:.0f} s; {tr['trained_tokens']:,} trained (assistant) tokens
+  seed {train['seed']}; {tr['steps']} steps in {tr['seconds']:.0f} s{time_cap_note(tr, train)}; {tr['trained_tokens']:,} trained (assistant) tokens
   of {tr['tokens_seen']:,}; best validation loss {_f(tr['best_val_loss'])} at step {tr['best_step']} (weights kept)
 - whole run: {info['seconds']:.0f} s
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 import torch
 
+from .budget import estimate_run
 from .objective import Objective, schedule_steps
 
 
@@ -40,6 +41,8 @@ class DryRunReport:
         eval_batch_seconds: Wall time of one no-grad forward over a validation batch of 64.
         estimated_eval_seconds: ``eval_batch_seconds`` times validation batches (of ``Objective.val_rows``, both
             strands counted under reverse-complement averaging) times evaluations.
+        estimate_text: The same sentence a run logs after its first steps (e.g. "about 1,800 steps, about 14 min on
+            this machine (measured from the first 1 steps: ...)"), here from the one timed step.
     """
 
     rows: dict[str, int]
@@ -58,6 +61,7 @@ class DryRunReport:
     estimated_train_seconds: float
     eval_batch_seconds: float
     estimated_eval_seconds: float
+    estimate_text: str = ""
 
     def to_dict(self) -> dict:
         """The report as a JSON-serialisable dict."""
@@ -78,6 +82,7 @@ class DryRunReport:
             f"{self.optimizer_state_bytes / mib:,.1f} MiB)",
             f"estimated training time: {self.estimated_train_seconds / 60:.1f} min "
             f"+ validation {self.estimated_eval_seconds / 60:.1f} min on {self.device}",
+            self.estimate_text,
         ])
 
 
@@ -86,7 +91,8 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every: int = 0) -> DryRunReport:
+def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every: int = 0,
+             max_steps: int = 0) -> DryRunReport:
     """Measures one training step of ``objective`` and extrapolates to the whole run.
 
     Args:
@@ -95,12 +101,14 @@ def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every
         batch_size: Rows per step.
         epochs: Passes over the training split.
         eval_every: Steps between validation passes (0 = each epoch).
+        max_steps: ``train.max_steps`` (0 = no cap), as the loop applies it.
 
     Returns:
         A :class:`DryRunReport`.
     """
     lengths = objective.token_counts()
     steps_per_epoch, total = schedule_steps(objective.n_train, batch_size, epochs)
+    total = min(total, max_steps) if max_steps else total
     evaluations = (total - 1) // (eval_every or steps_per_epoch) + 1
     module = objective.module
     params = [p for p in module.parameters() if p.requires_grad]
@@ -133,4 +141,5 @@ def estimate(objective: Objective, *, batch_size: int, epochs: float, eval_every
         memory_kind="cuda-max-allocated" if cuda else "cpu-peak-rss", measured_peak_bytes=int(measured),
         optimizer_state_bytes=optimizer_bytes, estimated_peak_bytes=int(measured) + optimizer_bytes,
         step_seconds=seconds[-1], estimated_train_seconds=seconds[-1] * total, eval_batch_seconds=eval_batch,
-        estimated_eval_seconds=eval_batch * val_batches * evaluations)
+        estimated_eval_seconds=eval_batch * val_batches * evaluations,
+        estimate_text=estimate_run(total, seconds[-1], eval_batch * val_batches, evaluations, 1)["text"])

@@ -39,6 +39,11 @@ class Objective:
         val_stderr: The standard error of a validation score at a given score, same units (e.g. the binomial one
             of an accuracy on the validation rows), or ``None`` if unknown; checkpoint averaging only averages
             evaluations within two standard errors of the best (:func:`~workbench.training.averaging.near_best`).
+        chance_score: The validation score of a model that learnt nothing (the training majority class's accuracy
+            for classification, 0 Spearman for regression), or ``None`` if the task has none; with ``val_stderr``
+            it decides whether the kept weights learnt anything (:mod:`workbench.training.verdict`).
+        chance_loss: The training loss of predicting the labels' prior (the label entropy in nats for
+            classification, 1.0 for regression's standardised targets), or ``None``.
     """
 
     module: torch.nn.Module
@@ -52,6 +57,8 @@ class Objective:
     reduction: str = "rows"
     val_rows: int = 0
     val_stderr: Callable[[float], float] | None = None
+    chance_score: float | None = None
+    chance_loss: float | None = None
 
     def time_eval_batch(self) -> float:
         """Seconds of one no-grad :attr:`eval_forward` (a validation batch of 64 rows) in eval mode, or 0.0 if
@@ -107,8 +114,15 @@ class TrainResult:
 
     Attributes:
         steps: Optimiser steps taken (fewer than planned if stopped early).
-        planned_steps: Steps the schedule was built for (epochs, capped by ``max_steps``).
-        budget_steps: Steps the ``max_minutes`` budget cut the plan to, or ``None`` if it did not cut it.
+        planned_steps: Steps the schedule was built for (epochs, capped by ``max_steps``): decided by the data and
+            the config alone.
+        budget_steps: Steps the opt-in ``max_minutes`` time cap cut the plan to, or ``None`` if it did not cut it.
+        time_capped: True if the time cap ended the run before ``planned_steps`` ("stopped by the time cap at step
+            N of M"): the step count then depends on how busy the machine was.
+        estimate: The estimate logged after the first steps (:func:`workbench.training.budget.estimate_run`).
+        learning_check: Whether the model learnt anything (:class:`workbench.training.verdict.LearningCheck`,
+            as a dict).
+        warnings: Sentences for the user: a step cap under two epochs, the time cap, a model that learnt nothing.
         seconds: Wall time of the loop in this process, in seconds (validation included).
         loss_history: Mean training loss per logging window, ``[(step, loss), ...]``.
         val_metric: Name of the validation score (``accuracy``, ``spearman`` or ``loss``).
@@ -134,6 +148,10 @@ class TrainResult:
     steps: int = 0
     planned_steps: int = 0
     budget_steps: int | None = None
+    time_capped: bool = False
+    estimate: dict | None = None
+    learning_check: dict | None = None
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     val_metric: str = "accuracy"

@@ -17,25 +17,23 @@ from typing import Optional
 
 import typer
 
+from .app import app, fail
+
 models_app = typer.Typer(no_args_is_help=True, help="The model registry (MLflow): versions, champion, challenger.")
-
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+app.add_typer(models_app, name="models")
 
 
 @models_app.command("list")
 def list_cmd(name: Optional[str] = typer.Argument(None, help="A registered model; unset = every model."),
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List registered models (champion, challenger, versions), or the versions of NAME."""
-    from . import list_models, list_versions
-    from .tracking import RegistryError
+    from ..registry import list_models, list_versions
+    from ..registry.tracking import RegistryError
 
     try:
         rows = list_versions(name) if name else list_models()
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=1))
         return
@@ -53,15 +51,15 @@ def list_cmd(name: Optional[str] = typer.Argument(None, help="A registered model
 @models_app.command("show")
 def show_cmd(spec: str = typer.Argument(..., help="NAME@champion, NAME@challenger, NAME@3 or NAME (latest).")) -> None:
     """Show one version: aliases, provenance tags, metrics, decision and where its files are."""
-    from . import get_version, parse_spec
-    from .tracking import RegistryError, client
-    from .versions import describe
+    from ..registry import get_version, parse_spec
+    from ..registry.tracking import RegistryError, client
+    from ..registry.versions import describe
 
     try:
         name, ref = parse_spec(spec)
         row = describe(get_version(name, ref))
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
     row["metrics"] = dict(client().get_run(row["run_id"]).data.metrics) if row["run_id"] else {}
     typer.echo(json.dumps(row, default=str, indent=1))
 
@@ -70,13 +68,13 @@ def show_cmd(spec: str = typer.Argument(..., help="NAME@champion, NAME@challenge
 def promote_cmd(spec: str = typer.Argument(..., help="NAME@challenger or NAME@VERSION: the version to promote."),
                 reason: str = typer.Option("promoted by hand", help="Why (kept in the registry and audit log).")) -> None:
     """Make a version the champion."""
-    from . import promote
-    from .tracking import RegistryError
+    from ..registry import promote
+    from ..registry.tracking import RegistryError
 
     try:
         entry = promote(spec, reason=reason)
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"champion: v{entry['version']} (was v{entry['previous'] or '-'})")
 
 
@@ -85,13 +83,13 @@ def rollback_cmd(name: str = typer.Argument(..., help="Registered model name."),
                  to: Optional[int] = typer.Option(None, "--to", help="Version to return to; unset = previous champion."),
                  reason: str = typer.Option("rolled back by hand", help="Why (kept in the registry and audit log).")) -> None:
     """Move the champion back to the previous champion (or to --to VERSION)."""
-    from . import rollback
-    from .tracking import RegistryError
+    from ..registry import rollback
+    from ..registry.tracking import RegistryError
 
     try:
         entry = rollback(name, to, reason=reason)
     except RegistryError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"champion: v{entry['version']} (was v{entry['previous']})")
 
 
@@ -100,10 +98,10 @@ def log_cmd(run_dir: Path = typer.Argument(..., help="A complete run directory."
             name: Optional[str] = typer.Option(None, help="Registered model name (default: the run's)."),
             register: bool = typer.Option(False, "--register", help="Also add it as a new version.")) -> None:
     """Log a run directory to the tracking store (e.g. one written while the store was unreachable)."""
-    from .log import track_run
+    from ..registry.log import track_run
 
     try:
         tracked = track_run(run_dir, name, register=register)
     except (OSError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"MLflow run {tracked.run_id}" + (f", version {tracked.version}" if tracked.version else ""))

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import typer
 
+from .app import app, parse_set, setup_logging
 
+
+@app.command("retune")
 def retune_cmd(config: Path = typer.Argument(..., help="The model's run config YAML."),
                set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE; repeatable."),
                new_frozen_set: bool = typer.Option(False, "--new-frozen-set", help=(
@@ -22,12 +25,10 @@ def retune_cmd(config: Path = typer.Argument(..., help="The model's run config Y
                    "Train a challenger even if the data equal the champion's or the last rejected challenger's.")),
                as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object.")) -> None:
     """Champion/challenger re-tune. Exit 0 unchanged or promoted, 3 rejected, 4 locked, 5 failed."""
-    from ..cli import _logging
-    from ..config import parse_overrides
-    from .run import retune
+    from ..retune.run import retune
 
-    _logging()
-    result = retune(config, parse_overrides(set_), new_frozen_set=new_frozen_set, force=force)
+    setup_logging()
+    result = retune(config, parse_set(set_), new_frozen_set=new_frozen_set, force=force)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:

@@ -1,5 +1,4 @@
-"""The workbench's helper commands, registered on :data:`workbench.cli.app`: ``demo-user``, ``data preview``,
-``lab`` and ``make-gc-data`` (the training, serving and export commands are in :mod:`workbench.cli`).
+"""The workbench's helper commands: ``demo-user``, ``data preview``, ``lab`` and ``make-gc-data``.
 
 Run as::
 
@@ -17,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from .cli import _fail, _logging, _parse_overrides, app
+from .app import app, fail, parse_set, setup_logging
 
 
 demo_user_app = typer.Typer(no_args_is_help=True, help="Users who may sign in to the demo (hashed passwords).")
@@ -29,14 +28,14 @@ def demo_user_add(user: str = typer.Argument(..., help="User name (no ':' or spa
                   file: Path = typer.Option(..., "--file", help="Password file to write (mode 0600); serve with "
                                             "--auth-file FILE.")) -> None:
     """Add a demo user or replace their password (asked for, or read from $WORKBENCH_DEMO_PASSWORD)."""
-    from .serving.auth import ENV_PASSWORD, AuthError, add_user
+    from ..serving.auth import ENV_PASSWORD, AuthError, add_user
 
     password = os.environ.get(ENV_PASSWORD) or typer.prompt(f"password for {user}", hide_input=True,
                                                             confirmation_prompt=True)
     try:
         add_user(file, user, password)
     except AuthError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"wrote {user} to {file}; serve with --auth-file {file}")
 
 
@@ -49,18 +48,18 @@ def data_preview(config: Path = typer.Argument(..., help="Run config YAML whose 
                  rows: int = typer.Option(5, "--rows", "-n", help="Rows to show (>= 1)."),
                  set_: list[str] = typer.Option([], "--set", help="Override a field, KEY=VALUE; repeatable.")) -> None:
     """Show the source's schema, first rows and whether the column mapping fits; writes nothing."""
-    _logging()
+    setup_logging()
     from data_connectors import ConnectorError, preview_text
 
-    from .config import ConfigError, load_config
-    from .tasks import get_task
+    from ..config import ConfigError, load_config
+    from ..tasks import get_task
 
     try:
-        cfg = load_config(config, _parse_overrides(set_))
+        cfg = load_config(config, parse_set(set_))
         mapping = get_task(cfg.task.type)(cfg).column_mapping()
         typer.echo(preview_text(cfg.source, mapping, n=rows))
     except (ConfigError, ConnectorError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @app.command()
@@ -68,19 +67,19 @@ def lab(port: int = typer.Option(8888, help="TCP port on 127.0.0.1."),
         notebooks: Optional[Path] = typer.Option(None, help="Folder to open (default: the repository's notebooks/).")
         ) -> None:
     """Open the notebooks in JupyterLab on loopback with a token (no extension manager, news or update checks)."""
-    from .lab import run_lab
+    from ..lab import run_lab
 
     try:
         raise typer.Exit(code=run_lab(notebooks, port))
     except ValueError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @app.command("make-gc-data")
 def make_gc_data(out: Path = typer.Option(None, help="CSV to write (default: $WORKBENCH_HOME/splice_gc.csv).")) -> None:
     """Write the regression demo CSV: bundled splice sequences -> GC content (a computed property, not biology)."""
-    from . import paths
-    from .data.samples import write_gc_csv
+    from .. import paths
+    from ..data.samples import write_gc_csv
 
     out = out or paths.home() / "splice_gc.csv"
     n = write_gc_csv(out)
