@@ -28,6 +28,7 @@ from .runs.partial import check_partial, partial_dir
 from .runs.provenance import package_versions, saved_config
 from .runs.run_dir import staged_run_dir
 from .runs.writer import RunRecord, write_common
+from .threads import wait_policy
 from .tasks import LazyModel, get_task
 from .training import distributed as dist
 from .training.dryrun import DryRunReport, estimate
@@ -133,6 +134,7 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
         return RunResult(final, {}, {}, time.perf_counter() - start, config.task.type)
     metrics = task.evaluate(data, progress)
     runtime = {"backend": backend, "backend_reason": reason, "device": device_name(), "threads": threads,
+               "omp_wait_policy": wait_policy(),
                "precision": "bf16" if autocast is not None else "fp32", "model_load_seconds": model.seconds,
                "world_size": world}
     record = RunRecord(config, data, model.base, peft_model, tokenizer, result, metrics, baselines, runtime,

@@ -1,6 +1,7 @@
 """Champion/challenger re-tunes on a real PostgreSQL source (loopback): unchanged data trains nothing, appended rows
 train a challenger that is compared with the champion on the frozen evaluation set, and both branches (promote,
-reject) are recorded in the registry with their reasons."""
+reject) are recorded in the registry with their reasons. A challenger trains the same steps, and the same model,
+however busy the machine is; one that learnt nothing is never registered or promoted."""
 
 import csv
 import json
@@ -9,6 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.integration.retune_support import pg_table, retune_config, retune_home  # noqa: F401 (fixtures)
+from tests.integration.test_golden_recipes import _sha
+from tests.integration.test_reproducible import busy_process
 from workbench.registry import get_version, list_versions
 from workbench.registry.tracking import client
 from workbench.retune import retune
@@ -58,6 +61,9 @@ def test_unchanged_data_trains_nothing_then_new_rows_train_a_challenger(pg_table
     run_dir = retune_dir("splice-pg") / "splice-pg"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["data"]["excluded"]["rows"] >= len(held_out)
+    training = metrics["training"]
+    assert not training["time_capped"] and training["learning_check"]["learnt"]
+    adapter = _sha(run_dir / "adapter" / "adapter_model.safetensors")
     assert not held_out & set(pd.read_csv(run_dir / "predictions.csv")["sequence"])
     assert sum(metrics["data"]["split"]["sizes"].values()) <= 1600 - len(held_out)
 
@@ -76,15 +82,25 @@ def test_unchanged_data_trains_nothing_then_new_rows_train_a_challenger(pg_table
     audit = [json.loads(x) for x in (retune_home / "audit.jsonl").read_text().splitlines()]
     assert [e["outcome"] for e in audit if e["action"] == "retune"] == ["promoted", "unchanged", third.outcome]
 
+    # the same data again, forced, beside a competing busy process: the challenger trains the same steps and model
+    with busy_process():
+        fourth = retune(cfg, force=True)
+    assert fourth.challenger == "3", fourth.reason
+    again = json.loads((run_dir / "metrics.json").read_text())["training"]
+    for key in ("planned_steps", "steps", "val_history", "loss_history", "best_step"):
+        assert again[key] == training[key], key
+    assert _sha(run_dir / "adapter" / "adapter_model.safetensors") == adapter
+    assert fourth.decision["challenger"] == third.decision["challenger"]
+
 
 def test_each_branch_promote_and_reject(pg_table, tiny_model_dir, retune_home, tmp_path):
     from workbench.retune.lock import retune_lock
 
     cfg = retune_config(tmp_path / "splice-pg.yaml", pg_table, tiny_model_dir)
-    weak = {"train.epochs": 0.02}  # one optimiser step: the head still predicts one class (MCC 0)
-    strong = {"train.epochs": 2.0}
+    weak = {"train.epochs": 4.0}  # learns a little (validation ~0.63)
+    strong = {"train.epochs": 8.0}  # learns more (validation ~0.67)
     first = retune(cfg, weak)
-    assert first.outcome == "promoted" and first.champion == "1"
+    assert first.outcome == "promoted" and first.champion == "1", first.reason
 
     pg_table.append(300)
     promoted = retune(cfg, strong)
@@ -93,14 +109,21 @@ def test_each_branch_promote_and_reject(pg_table, tiny_model_dir, retune_home, t
     assert get_version("splice-pg", "2").tags["decision"] == "promoted"
 
     pg_table.append(300)
-    rejected = retune(cfg, weak)
+    beaten = {**weak, "retune.margin": 0.5}  # no MCC gain of 0.5 is possible here: rejected by the margin
+    rejected = retune(cfg, beaten)
     assert (rejected.outcome, rejected.exit_code, rejected.champion) == ("rejected", 3, "2"), rejected.reason
-    assert rejected.reason.startswith("rejected: it does not beat the champion by more than the margin 0")
+    assert rejected.reason.startswith("rejected: it does not beat the champion by more than the margin 0.5")
     assert str(get_version("splice-pg", "challenger").version) == "3"
     assert get_version("splice-pg", "3").tags["decision_reason"] == rejected.reason
-    again = retune(cfg, weak)  # the same data as the rejected challenger: not trained again
+    again = retune(cfg, beaten)  # the same data as the rejected challenger: not trained again
     assert (again.outcome, again.exit_code, again.challenger) == ("unchanged", 0, None)
     assert "equals that of challenger v3, rejected against champion v2; nothing trained" in again.reason
+
+    pg_table.append(100)
+    nothing = retune(cfg, {"train.learning_rate": 1e-9})  # the weights barely move: it learnt nothing
+    assert (nothing.outcome, nothing.exit_code, nothing.challenger) == ("rejected", 3, None), nothing.reason
+    assert nothing.reason.startswith("challenger not registered: the model learnt nothing")
+    assert len(list_versions("splice-pg")) == 3 and str(get_version("splice-pg", "champion").version) == "2"
 
     pg_table.append(100)
     with retune_lock("splice-pg"):  # another re-tune of the same model is running
@@ -111,4 +134,4 @@ def test_each_branch_promote_and_reject(pg_table, tiny_model_dir, retune_home, t
     failed = retune(cfg, {"source.query": "SELECT nope FROM nowhere"})
     assert (failed.outcome, failed.exit_code) == ("failed", 5) and "nowhere" in failed.reason
     assert [r.data.tags["decision"] for r in _decision_runs("splice-pg")] == [
-        "promoted", "promoted", "rejected", "unchanged", "failed"]
+        "promoted", "promoted", "rejected", "unchanged", "rejected", "failed"]

@@ -41,7 +41,7 @@ def test_kill_9_mid_training_keeps_the_champion_and_the_next_retune_resumes(pg_t
     before = Predictor.load(champion_files).predict([PROBE])[0].probabilities
 
     pg_table.append(400)
-    long = retune_config(tmp_path / "long.yaml", pg_table, tiny_model_dir, train={"epochs": 4.0},
+    long = retune_config(tmp_path / "long.yaml", pg_table, tiny_model_dir, train={"epochs": 8.0},
                          retune={"save_every": 4})
     env = {**guarded_subprocess_env(tmp_path / "net.log"), "WORKBENCH_HOME": str(retune_home)}
     checkpoints = retune_dir("splice-pg") / "splice-pg.partial" / "checkpoints"

@@ -27,6 +27,10 @@ def test_estimate_counts_measures_and_leaves_weights_alone(tiny_model_dir):
     assert report.measured_peak_bytes > 10 * 2**20 and report.memory_kind == "cpu-peak-rss"
     assert report.step_seconds > 0 and report.estimated_train_seconds == report.step_seconds * 8
     assert "trainable parameters" in report.text() and "nothing written" in report.text()
+    # the same estimate sentence a run logs after its first steps, here from the one timed step
+    assert report.estimate_text.startswith("about 8 steps, about ") and "(measured from one timed step" in report.text()
+    capped = estimate(objective, batch_size=16, epochs=2.5, eval_every=3, max_steps=5)  # train.max_steps applies
+    assert (capped.total_steps, capped.evaluations) == (5, 2) and capped.estimate_text.startswith("about 5 steps")
     for n, p in scorer.named_parameters():
         if p.requires_grad:
             assert torch.equal(p, before[n]) and p.grad is None

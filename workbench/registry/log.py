@@ -134,6 +134,9 @@ def track_run(run_dir: str | Path, model_name: str | None = None, register: bool
     metrics = json.loads((run_dir / "metrics.json").read_text())
     name = model_name or (config.get("registry") or {}).get("model_name") or config["name"]
     tags = {**run_tags(run_dir), "registered_model": name, **(extra_tags or {})}
+    nothing = learnt_nothing(metrics)
+    if nothing:  # marked on the run and the version; a re-tune never registers such a challenger at all
+        tags["learnt_nothing"] = "true"
     client = make_client()
     run = client.create_run(experiment_id(client, experiment or f"workbench/{name}"),
                             run_name=f"{config['name']}-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags)
@@ -145,10 +148,8 @@ def track_run(run_dir: str | Path, model_name: str | None = None, register: bool
         raise
     client.set_terminated(run_id)
     version = None
-    nothing = learnt_nothing(metrics)
-    if register and nothing:
-        log.warning("%s is not registered as a version of %s: %s", run_dir, name, nothing)
-        register = False
+    if nothing:
+        log.warning("%s: %s%s", run_dir, nothing, "; registered, marked learnt_nothing=true" if register else "")
     if register:
         from .versions import register_version
 
@@ -159,7 +160,8 @@ def track_run(run_dir: str | Path, model_name: str | None = None, register: bool
 
 def learnt_nothing(metrics: dict) -> str | None:
     """Why a run's model learnt nothing (``metrics.json``'s ``training.learning_check``), or ``None`` if it learnt
-    something (or was written before the check existed). Such a model is never registered or promoted."""
+    something (or was written before the check existed). A run that learnt nothing is tagged ``learnt_nothing``;
+    a re-tune never registers or promotes such a challenger (:mod:`workbench.retune.run`)."""
     check = (metrics.get("training") or {}).get("learning_check") or {}
     if check.get("learnt", True):
         return None

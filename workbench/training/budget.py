@@ -135,7 +135,7 @@ def short_run_warning(total: int, steps_per_epoch: int, n_train: int, max_steps:
 def _duration(seconds: float) -> str:
     """``"40 s"``, ``"14 min"`` or ``"2.5 h"``."""
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return f"{math.floor(seconds + 0.5)} s"
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
+        return f"{math.floor(seconds / 60 + 0.5)} min"
     return f"{seconds / 3600:.1f} h"

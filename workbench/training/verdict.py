@@ -5,9 +5,10 @@ A run "learnt nothing" when either holds:
 - **validation:** the kept weights do not beat a model that learnt nothing (the task's ``Objective.chance_score``:
   the training split's majority class for classification, a constant prediction for regression) by more than one
   standard error of the validation score (``Objective.val_stderr``);
-- **training loss:** the loss of the last training windows never fell clearly below where it started, or below
-  the loss of predicting the training labels' prior (``Objective.chance_loss``: their entropy in nats for
-  classification, 1.0 for regression's standardised targets), whichever is lower.
+- **training loss:** the mean loss of the last training windows did not fall clearly below the first window's
+  (by at least :data:`MIN_DROP` of it and by more than two standard errors of the last windows' mean), or did not
+  fall below the loss of predicting the training labels' prior at all (``Objective.chance_loss``: their entropy in
+  nats for classification, 1.0 for regression's standardised targets).
 
 Such a run still writes its directory (its files explain what happened), but the CLI prints a warning with what to
 try, the model card's first line says so, ``metrics.json`` records the check, and a re-tune never registers or
@@ -17,11 +18,12 @@ promotes it (:mod:`workbench.retune.run`).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 
-FELL_CLEARLY = 0.9
-"""The last windows' mean training loss must be below this fraction of the reference (the first window's loss, or
-the prior's loss where lower) for the loss to count as having fallen."""
+MIN_DROP = 0.02
+"""The least fall of the training loss, as a fraction of the first window's loss, that counts as learning (a fall
+must also exceed two standard errors of the last windows' mean)."""
 TAIL_FRACTION = 0.2
 """The share of the logged loss windows, at the end of training, whose mean is compared with the start."""
 ADVICE = ("Try more steps (train.epochs / train.max_steps), a lower learning rate (train.learning_rate), and check "
@@ -94,10 +96,11 @@ def check_learning(loss_history: list[tuple[int, float]], val_score: float | Non
         start = losses[0]
         tail = losses[-max(1, math.ceil(TAIL_FRACTION * (len(losses) - 1))):]
         end = sum(tail) / len(tail)
-        reference = min(start, chance_loss) if chance_loss is not None else start
-        if end >= FELL_CLEARLY * reference:
-            what = (f"the loss of predicting the labels' prior ({chance_loss:.3f})" if reference != start else
-                    f"where it started ({start:.3f})")
-            reasons.append(f"the training loss ended at {end:.3f}, never clearly below {what}")
+        noise = 2 * statistics.stdev(tail) / math.sqrt(len(tail)) if len(tail) >= 2 else 0.0
+        if start - end <= max(MIN_DROP * start, noise):
+            reasons.append(f"the training loss ended at {end:.3f}, never clearly below where it started ({start:.3f})")
+        elif chance_loss is not None and end >= chance_loss:
+            reasons.append(f"the training loss ended at {end:.3f}, not below the {chance_loss:.3f} of predicting the "
+                           "labels' prior")
     return LearningCheck(not reasons, reasons, val_score, chance_score, stderr, start, end, chance_loss,
                          ADVICE if reasons else "")
