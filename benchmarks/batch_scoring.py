@@ -83,6 +83,7 @@ def spark(run_dir: Path, table: Path, out: Path, column: str) -> dict:
 
     task = json.loads((run_dir / "task.json").read_text())
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers run this environment's Python
     session = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
                .config("spark.driver.host", "127.0.0.1").config("spark.driver.memory", "4g").getOrCreate())
     try:
@@ -127,18 +128,26 @@ def main() -> None:
     for r in rows:
         r["rows_per_s"] = round(args.rows / r["seconds"], 1)
         r["ratio"] = round(r["rows_per_s"] / rows[0]["rows_per_s"], 2)
+    key = "batch" if args.tiny else "batch_real"
+    threads = os.environ.get("OMP_NUM_THREADS", "torch's default")
+
+    def save() -> None:  # after each part, so a long run leaves what it measured
+        result = {"rows": rows, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                  "command": " ".join(["python", "benchmarks/batch_scoring.py", *sys.argv[1:]]),
+                  "notes": [f"OMP_NUM_THREADS={threads} in every scoring process (Spark's Python workers get 1 "
+                            "thread per task by default)"]
+                  + [f"peak RSS of the one-process job on {r['rows']:,} rows: {r['peak_rss_mib']} MiB"
+                     for r in rows if r.get("peak_rss_mib")]}
+        print(json.dumps(result, indent=1), flush=True)
+        update_results(key, result)
+
+    save()
     if args.rss_rows:
         big = make_table(work / "big.parquet", args.rss_rows, args.seed + 1, column)
         rss = one_process(run_dir, big, f"sqlite:///{work / 'scores.db'}#scores")
         rows.append({"model": label, "rows": args.rss_rows, "engine": "1 process -> SQLite table", **rss,
                      "rows_per_s": round(args.rss_rows / rss["seconds"], 1), "ratio": "-"})
-    result = {"rows": rows, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-              "command": " ".join(["python", "benchmarks/batch_scoring.py", *sys.argv[1:]]),
-              "notes": [f"peak RSS of the one-process job on {r['rows']:,} rows: {r['peak_rss_mib']} MiB"
-                        for r in rows if r.get("peak_rss_mib")]}
-    print(json.dumps(result, indent=1))
-    key = "batch" if args.tiny else "batch_real"
-    update_results(key, result)
+        save()
 
 
 if __name__ == "__main__":

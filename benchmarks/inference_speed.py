@@ -6,14 +6,15 @@ Run as:
 
 Today's code (kept callable as :func:`workbench.serving.mutagenesis.reference_mutagenesis` on a predictor loaded
 with ``merge=False``: a full forward pass per variant through the unmerged PEFT adapter) and the new default
-(:func:`workbench.serving.mutagenesis.saturation_mutagenesis` on the default, merged predictor: each variant runs
+(:func:`workbench.serving.mutagenesis.saturation_mutagenesis` on the default predictor: each variant runs
 only its suffix on the reference's key/value cache) score the same random ``--length``-nt sequence in the same
 process, interleaved A B B A per round (timings are noisy where other jobs share the cores); medians are reported
 with their ratio, and the largest |difference| of the two (4, L) delta maps. Input × gradient attribution
-(:func:`workbench.serving.attribution.input_x_gradient`) is timed on the same sequence. The predictors use the
-run's default precision (``auto``: bfloat16 autocast on a CPU with AVX512-BF16/AMX, else float32).
+(:func:`workbench.serving.attribution.input_x_gradient`) is timed on the same sequence. ``--precision``: ``auto``
+(the default: bfloat16 autocast on a CPU with AVX512-BF16/AMX, else float32), ``fp32`` or ``bf16``; the fast path
+merges the adapter only in float32 (see ``Predictor.load``).
 
-Results: ``benchmarks/results/inference_speed.json`` (the ``mutagenesis`` key) and ``inference_speed.md``.
+Results: ``benchmarks/results/inference_speed.json`` (the ``mutagenesis_<precision>`` key) and ``inference_speed.md``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def update_results(key: str, value: dict) -> dict:
     return data
 
 
-def mutagenesis(run_dir: Path, length: int, rounds: int, seed: int) -> dict:
+def mutagenesis(run_dir: Path, length: int, rounds: int, seed: int, precision: str) -> dict:
     """Times today's mutagenesis against the fast path, A B B A per round, and compares their values."""
     import numpy as np
 
@@ -61,8 +62,8 @@ def mutagenesis(run_dir: Path, length: int, rounds: int, seed: int) -> dict:
     from workbench.serving.mutagenesis import reference_mutagenesis, saturation_mutagenesis
     from workbench.serving.predictor import Predictor
 
-    today = Predictor.load(run_dir, merge=False)
-    fast = Predictor.load(run_dir)
+    today = Predictor.load(run_dir, precision, merge=False)
+    fast = Predictor.load(run_dir, precision)
     rng = random.Random(seed)
     seq = "".join(rng.choice("ACGT") for _ in range(length))
     saturation_mutagenesis(fast, seq[:20]), reference_mutagenesis(today, seq[:20])  # warm-up
@@ -78,7 +79,8 @@ def mutagenesis(run_dir: Path, length: int, rounds: int, seed: int) -> dict:
     diff = float(np.abs(results["today"].delta - results["fast"].delta).max())
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"length_nt": length, "variants": results["fast"].variants, "rounds": rounds,
-            "precision": "auto", "today_median_s": round(med["today"], 2), "fast_median_s": round(med["fast"], 2),
+            "precision": precision, "merged": any(getattr(m, "merged", False) for m in fast.scorer.model.modules()),
+            "today_median_s": round(med["today"], 2), "fast_median_s": round(med["fast"], 2),
             "speedup": round(med["today"] / med["fast"], 2), "today_runs_s": [round(t, 2) for t in times["today"]],
             "fast_runs_s": [round(t, 2) for t in times["fast"]], "max_abs_delta_difference": diff,
             "max_abs_delta": float(np.abs(results["today"].delta).max()),
@@ -88,9 +90,10 @@ def mutagenesis(run_dir: Path, length: int, rounds: int, seed: int) -> dict:
 def report(data: dict) -> str:
     """The results as a Markdown note."""
     lines = ["# Inference speed: mutagenesis, attribution, batch scoring\n"]
-    m = data.get("mutagenesis")
-    if m:
-        lines += [f"`{m['command']}` on {m['machine']}, {m['date']}; run `{m['run_dir']}` ({m['base_model']}, "
+    for m in (data.get(k) for k in ("mutagenesis_fp32", "mutagenesis_auto", "mutagenesis_bf16")):
+        if not m:
+            continue
+        lines += [f"## Mutagenesis, precision {m['precision']} (adapter merged in the fast path: {m['merged']})\n",f"`{m['command']}` on {m['machine']}, {m['date']}; run `{m['run_dir']}` ({m['base_model']}, "
                   f"{m['num_layers']} layers kept). Today's code and the fast path in one process, interleaved "
                   f"A B B A x {m['rounds']}; medians.\n",
                   "| sequence | variants | today (full pass per variant, unmerged adapter) | fast (prefix KV cache, "
@@ -119,15 +122,16 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     task = json.loads((args.run_dir / "task.json").read_text())
-    result = mutagenesis(args.run_dir, args.length, args.rounds, args.seed)
+    result = mutagenesis(args.run_dir, args.length, args.rounds, args.seed, args.precision)
     result.update(run_dir=str(args.run_dir), base_model=task["base_model"]["spec"], num_layers=task.get("num_layers"),
                   machine=machine(), date=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                   command=" ".join(["python", "benchmarks/inference_speed.py", *sys.argv[1:]]))
     print(json.dumps(result, indent=1))
-    update_results("mutagenesis", result)
+    update_results(f"mutagenesis_{args.precision}", result)
 
 
 if __name__ == "__main__":

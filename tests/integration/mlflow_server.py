@@ -84,8 +84,8 @@ def mlflow_server(store: Path, port: int | None = None, backend: str | None = No
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
-    with mlflow_server(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 5000) as served:
-        print(f"MLflow UI at {served}", flush=True)
+    with mlflow_server(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 5000) as url:
+        print(f"MLflow UI at {url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)

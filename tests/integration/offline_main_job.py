@@ -85,8 +85,9 @@ def rest_request(run_dir: Path, model_dir: Path) -> dict | str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    bin_dir = str(Path(sys.executable).parent)  # as with an activated virtual environment (MLflow runs `uvicorn`)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
+    mlflow = str(Path(bin_dir) / "mlflow")
     cmd = [mlflow, "models", "serve", "-m", str(model_dir), "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
     column = json.loads((run_dir / "task.json").read_text()).get("sequence_column") or "sequence"
     with served(cmd, env, f"http://127.0.0.1:{port}/ping", model_dir.with_suffix(".log"), timeout=600):

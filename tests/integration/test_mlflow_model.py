@@ -178,6 +178,7 @@ def test_spark_udf_scores_a_parquet_table_on_local_2_like_the_predictor(home, re
     from workbench.serving.table import output_columns, score_table
 
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the workers run this environment's Python
     mlflow.set_registry_uri(tracking_uri())
     seqs = ODD * 5
     pd.DataFrame({"row": range(len(seqs)), "Sequence": seqs}).to_parquet(tmp_path / "table.parquet")

@@ -110,7 +110,7 @@ def _score_batch(run_dir: Path, info: dict, source, input_file, out, to, if_exis
         fail(exc)
     for rid, reason in result.refused[:10]:
         typer.secho(f"refused: id {rid}: {reason}", fg=typer.colors.YELLOW, err=True)
-    more = f" (the first 10 listed above; all have their reason in the `error` column)" if result.refused_rows > 10 else ""
+    more = " (the first 10 listed above; all have their reason in the `error` column)" if result.refused_rows > 10 else ""
     typer.echo(f"scored {result.rows:,} rows -> {result.target} in {result.seconds:.1f} s "
                f"({result.rows / max(result.seconds, 1e-9):,.0f} rows/s); {result.refused_rows} refused{more}; "
                f"data fingerprint {result.fingerprint[:12]}")

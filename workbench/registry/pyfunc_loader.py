@@ -38,8 +38,9 @@ class WorkbenchPyfunc:
             params: ``{"batch_size": int}`` (optional; sequences per forward pass, default 64).
 
         Returns:
-            A :class:`pandas.DataFrame` of shape ``(rows, outputs)`` (see :func:`workbench.serving.table.output_columns`),
-            in input order; refused rows carry the reason in ``error`` and null predictions.
+            A :class:`pandas.DataFrame` of shape ``(rows, outputs)`` (the columns of
+            :func:`workbench.serving.table.output_columns`), in input order; refused rows carry the reason in
+            ``error`` and null predictions.
 
         Raises:
             ValueError: The table has no sequence column (the message lists the columns it has).

@@ -49,5 +49,7 @@ def serve_command(spec: str, port: int = 5001, workers: int = 1) -> tuple[list[s
     argv = [mlflow, "models", "serve", "-m", uri,
             "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", str(workers)]
     store = tracking_uri()
-    env = {**os.environ, **OFFLINE_ENV, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store}
+    env = {**os.environ, **OFFLINE_ENV, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store,
+           # MLflow starts `uvicorn` by name: this environment's scripts first
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
     return argv, env

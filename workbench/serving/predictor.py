@@ -95,7 +95,7 @@ class Predictor:
         self.model_card = card
 
     @classmethod
-    def load(cls, run_dir: str | Path, precision: str = "auto", merge: bool = True) -> "Predictor":
+    def load(cls, run_dir: str | Path, precision: str = "auto", merge: bool | None = None) -> "Predictor":
         """Loads a run directory, or an ``adapter`` or ``merged`` export of one (see :mod:`workbench.export`).
 
         A run directory or adapter export loads the base model (:func:`base_weights`: the copy packed beside it in
@@ -106,7 +106,10 @@ class Predictor:
             run_dir: The run directory or export directory.
             precision: ``auto``, ``fp32`` or ``bf16`` (see ``TrainConfig.precision``).
             merge: Fold the LoRA update into the base weights in place (PEFT ``merge_adapter``): the same function up
-                to float rounding, without the adapter's extra matrix products (``benchmarks/inference_speed.py``).
+                to float32 rounding, without the adapter's extra matrix products. Default (None): merge when scoring
+                in float32 only; under bfloat16 autocast the merged weight ``W + s·BA`` would be rounded to 8 bits
+                of mantissa, which swallows part of a small LoRA update (measured: mutagenesis deltas moved by
+                1.3e-3 on a 200-nt sequence whose largest delta was 0.009), so the adapter stays separate there.
                 ``workbench export`` loads unmerged, to check its exports against the adapter itself.
 
         Raises:
@@ -131,7 +134,7 @@ class Predictor:
             model = AutoModelForCausalLM.from_pretrained(base_weights(run_dir, task), dtype=torch.float32)
             truncate_layers(model, task.get("num_layers", 0))  # the adapter was trained on this many layers
             model = PeftModel.from_pretrained(model, run_dir / "adapter")
-            if merge:
+            if merge or (merge is None and resolve_precision(precision) is None):
                 model.merge_adapter()
         model.eval()
         if task.get("type") == "regression":
