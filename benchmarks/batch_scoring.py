@@ -78,7 +78,7 @@ def spark(run_dir: Path, table: Path, out: Path, column: str) -> dict:
     from workbench.registry.pyfunc import build_model
     from workbench.serving.table import output_columns
 
-    model_dir = build_model(run_dir, Path(tempfile.mkdtemp(prefix="bench_pyfunc_")) / "model")
+    model_dir = build_model(run_dir, Path(tempfile.mkdtemp(prefix="bench_pyfunc_")) / "model", with_run_files=True)
     import json
 
     task = json.loads((run_dir / "task.json").read_text())

@@ -81,7 +81,7 @@ def rest_request(run_dir: Path, model_dir: Path) -> dict | str:
     from tests.integration.mlflow_server import served
     from workbench.registry.pyfunc import build_model
 
-    build_model(run_dir, model_dir)
+    build_model(run_dir, model_dir, with_run_files=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

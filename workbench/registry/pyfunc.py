@@ -109,8 +109,10 @@ def _code_copy(into: Path) -> list[str]:
     return out
 
 
-def build_model(run_dir: Path, dest: Path, run_id: str | None = None) -> Path:
-    """Writes the pyfunc files of ``run_dir`` (not the run directory's own files) into the new directory ``dest``.
+def build_model(run_dir: Path, dest: Path, run_id: str | None = None, with_run_files: bool = False) -> Path:
+    """Writes the pyfunc files of ``run_dir`` into the new directory ``dest``; with ``with_run_files`` also the run
+    directory's own files (exports aside), making ``dest`` a complete MLflow Model that
+    ``mlflow.pyfunc.load_model(dest)`` or ``mlflow models serve -m dest`` loads without a registry.
 
     Raises:
         ValueError: The run is a chat SFT run (no sequence scoring), or its base model is missing here.
@@ -130,6 +132,11 @@ def build_model(run_dir: Path, dest: Path, run_id: str | None = None) -> Path:
                                     "label_names": task.get("label_names"), "base_model": task["base_model"],
                                     "num_layers": task.get("num_layers"), "base_weights": "included (base/)"}})
     pack_base(run_dir, task, dest / PACKED_BASE)
+    if with_run_files:
+        for child in sorted(run_dir.iterdir()):
+            if child.name == "exports" or child.name.startswith(".") or (dest / child.name).exists():
+                continue
+            (shutil.copytree if child.is_dir() else shutil.copy2)(child, dest / child.name)
     return dest
 
 
