@@ -66,7 +66,7 @@ def test_the_champion_loads_with_mlflow_and_scores_like_the_predictor(home, regi
     from workbench.serving.predictor import Predictor
     from workbench.serving.table import score_table
 
-    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_tracking_uri(tracking_uri())  # not MLflow's default ./mlflow.db
     mlflow.set_registry_uri(tracking_uri())
     version_dir = resolve_run_dir(f"{NAME}@champion")
     info = json.loads((version_dir / "base" / "workbench_base.json").read_text())
@@ -102,6 +102,7 @@ def test_a_version_registered_before_the_flavor_gets_it_from_models_log(home, re
 
     from workbench.registry import tracking_uri
 
+    mlflow.set_tracking_uri(tracking_uri())  # not MLflow's default ./mlflow.db
     mlflow.set_registry_uri(tracking_uri())
     with pytest.raises(Exception, match="MLmodel"):
         mlflow.pyfunc.load_model(f"models:/{NAME}/2")
@@ -179,6 +180,7 @@ def test_spark_udf_scores_a_parquet_table_on_local_2_like_the_predictor(home, re
 
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the workers run this environment's Python
+    mlflow.set_tracking_uri(tracking_uri())  # not MLflow's default ./mlflow.db
     mlflow.set_registry_uri(tracking_uri())
     seqs = ODD * 5
     pd.DataFrame({"row": range(len(seqs)), "Sequence": seqs}).to_parquet(tmp_path / "table.parquet")
