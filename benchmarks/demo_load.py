@@ -106,7 +106,12 @@ def load_test(run_dir: Path, clients: int, requests: int, concurrency: int, seed
         latencies, errors, lock = [], [], threading.Lock()
 
         def worker(k: int) -> None:
-            client = Client(url, auth=(user, password), verbose=False)
+            try:
+                client = Client(url, auth=(user, password), verbose=False)
+            except Exception as exc:  # noqa: BLE001 - a client that cannot even connect fails all its requests
+                with lock:
+                    errors.extend([f"client {k}: {type(exc).__name__}: {exc}"[:200]] * requests)
+                return
             for seq in random_sequences(requests, length, seed + 1 + k):
                 start = time.perf_counter()
                 try:

@@ -28,7 +28,8 @@ from typing import Any, Iterable
 
 from workbench.paths import home
 
-ACTIONS = ("run", "train", "evaluate", "promote", "rollback", "retune", "serve", "query", "export", "sign_in", "lab")
+ACTIONS = ("run", "train", "evaluate", "promote", "rollback", "retune", "serve", "query", "export", "sign_in", "lab",
+           "predict")
 """The actions the workbench records. Anything else is refused, so a typo cannot create a new kind of event."""
 
 

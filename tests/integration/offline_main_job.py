@@ -1,6 +1,7 @@
 """The main job end to end, as a user runs it, for tests/integration/test_offline_job.py to run inside a network
 namespace that has only loopback: `workbench quickstart` (bundled data -> SQLite -> train on the bundled SmolLM2
--> evaluate -> write -> serve the demo), then a prediction through the served demo and one through the CLI.
+-> evaluate -> write -> serve the demo), then a prediction through the served demo, one through the CLI, and one
+through `mlflow models serve` (the run as an MLflow Model, REST on 127.0.0.1).
 
 Run as::
 
@@ -60,6 +61,7 @@ def main() -> None:
                              capture_output=True, text=True, timeout=600)
         result["cli"] = json.loads(cli.stdout.strip().splitlines()[-1]) if cli.returncode == 0 else cli.stderr[-2000:]
         result["metrics"] = json.loads((Path(run_dir) / "metrics.json").read_text())["test"]
+        result["rest"] = rest_request(Path(run_dir), args.out.parent / "pyfunc_model")
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGINT)
@@ -69,6 +71,29 @@ def main() -> None:
                 os.killpg(job.pid, signal.SIGKILL)
         log.close()
     args.out.write_text(json.dumps(result, indent=1, default=str))
+
+
+def rest_request(run_dir: Path, model_dir: Path) -> dict | str:
+    """The run as an MLflow Model (workbench.registry.pyfunc), served by `mlflow models serve --env-manager local` on
+    127.0.0.1 with telemetry off as the README says, and one POST /invocations: its first prediction row."""
+    import httpx
+
+    from tests.integration.mlflow_server import served
+    from workbench.registry.pyfunc import build_model
+
+    build_model(run_dir, model_dir, with_run_files=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = str(Path(sys.executable).parent)  # as with an activated virtual environment (MLflow runs `uvicorn`)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": os.pathsep.join([bin_dir, os.environ["PATH"]])}
+    mlflow = str(Path(bin_dir) / "mlflow")
+    cmd = [mlflow, "models", "serve", "-m", str(model_dir), "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    column = json.loads((run_dir / "task.json").read_text()).get("sequence_column") or "sequence"
+    with served(cmd, env, f"http://127.0.0.1:{port}/ping", model_dir.with_suffix(".log"), timeout=600):
+        reply = httpx.post(f"http://127.0.0.1:{port}/invocations", timeout=300,
+                           json={"dataframe_split": {"columns": [column], "data": [[SEQUENCE]]}})
+    return reply.json()["predictions"][0] if reply.status_code == 200 else reply.text[-2000:]
 
 
 if __name__ == "__main__":

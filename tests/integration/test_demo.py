@@ -101,8 +101,8 @@ def test_mutagenesis_matches_direct_predictions(served, client):
     expected = direct[0].probabilities["EI"] - direct[1].probabilities["EI"]
     assert result.delta["ACGT".index(variant[10]), 10] == pytest.approx(expected, abs=1e-4)
     assert result.delta["ACGT".index(SEQ[10]), 10] == 0
-    plot, summary = client.predict(SEQ, "EI", api_name="/mutate")
-    assert plot is not None and "180 variants of a 60-nt sequence" in summary
+    plot, summary, attribution = client.predict(SEQ, "EI", api_name="/mutate")
+    assert plot is not None and "180 variants of a 60-nt sequence" in summary and attribution is not None
 
 
 def test_mutagenesis_length_limit(client):

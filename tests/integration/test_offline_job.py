@@ -61,6 +61,8 @@ def test_main_job_runs_with_only_loopback_and_contacts_nothing_else(tmp_path):
     result = json.loads(out.read_text())
     assert set(result["metrics"]) >= {"accuracy", "mcc"} and 0 <= result["metrics"]["accuracy"] <= 1
     assert result["cli"]["label"] in {"EI", "IE", "N"}, result["cli"]
+    assert isinstance(result["rest"], dict) and result["rest"]["label"] == result["cli"]["label"], result["rest"]
+    assert result["rest"]["p_EI"] == pytest.approx(result["cli"]["probabilities"]["EI"], abs=1e-6)
     assert "EI" in json.dumps(result["demo"]) or "donor" in json.dumps(result["demo"]), result["demo"]
 
     addresses = contacted(trace.read_text())

@@ -154,3 +154,24 @@ def test_papermill_runs_notebook_03_scheduled_and_interactive(scheduled):
 def _outputs(nb) -> str:
     return "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) + str(o.get("evalue", ""))
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_rescore_after_a_retune_scores_the_new_rows_with_the_champion(scheduled):
+    """examples/scheduling/rescore.sh: an (unchanged) re-tune, then the warehouse rows scored by the champion into
+    a table, swapped in atomically; run twice, the table holds one set of scores."""
+    db = next(iter(yaml.safe_load(scheduled["config"].read_text())["source"]["url"].split("///")[1:]))
+    source = scheduled["tmp"] / "new_rows.yaml"
+    source.write_text(yaml.safe_dump({"source": {"kind": "sql", "url": f"sqlite:///{db}", "id_column": "id",
+                                                 "query": "SELECT id, seq FROM rt WHERE id >= 1500 ORDER BY id"},
+                                      "columns": {"sequence": "seq"}}))
+    to = f"sqlite:///{scheduled['tmp'] / 'scores.db'}#splice_scores"
+    for _ in range(2):
+        done = subprocess.run([str(EXAMPLES / "rescore.sh"), str(scheduled["config"]), NAME, str(source), to],
+                              env=scheduled["env"], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "scored 100 rows" in done.stdout, done.stdout[-2000:]
+    from workbench.registry import champion_number
+
+    with sqlite3.connect(scheduled["tmp"] / "scores.db") as conn:
+        rows = conn.execute("SELECT id, model_name, model_version FROM splice_scores ORDER BY id").fetchall()
+    assert len(rows) == 100 and rows[0][0] == "1500" and {r[1:] for r in rows} == {(NAME, champion_number(NAME))}

@@ -7,6 +7,8 @@ Run as::
     workbench models promote NAME@challenger --reason "..."
     workbench models rollback NAME [--to 2] --reason "..."
     workbench models log RUN_DIR [--name NAME] [--register]
+    workbench models log NAME@VERSION            # add the MLflow pyfunc flavor to an older version
+    workbench models serve NAME@champion --port 5001   # REST on 127.0.0.1 (mlflow models serve, offline)
 """
 
 from __future__ import annotations
@@ -94,14 +96,48 @@ def rollback_cmd(name: str = typer.Argument(..., help="Registered model name."),
 
 
 @models_app.command("log")
-def log_cmd(run_dir: Path = typer.Argument(..., help="A complete run directory."),
+def log_cmd(target: str = typer.Argument(..., help="A complete run directory; or NAME@VERSION (NAME: all its versions) "
+                                                   "to add the MLflow pyfunc flavor to versions registered before it."),
             name: Optional[str] = typer.Option(None, help="Registered model name (default: the run's)."),
             register: bool = typer.Option(False, "--register", help="Also add it as a new version.")) -> None:
-    """Log a run directory to the tracking store (e.g. one written while the store was unreachable)."""
+    """Log a run directory to the tracking store (e.g. one written while the store was unreachable), or make older
+    registered versions MLflow Models (pyfunc flavor, base model included)."""
     from ..registry.log import track_run
+    from ..registry.tracking import RegistryError
 
+    if not Path(target).is_dir() and not Path(target).exists():
+        from ..registry.pyfunc import add_flavor
+
+        try:
+            done = add_flavor(target)
+        except (RegistryError, OSError, ValueError) as exc:
+            fail(exc)
+        typer.echo(f"pyfunc flavor added to version(s) {', '.join(done)}" if done
+                   else f"every version of {target} already has the pyfunc flavor")
+        return
     try:
-        tracked = track_run(run_dir, name, register=register)
+        tracked = track_run(Path(target), name, register=register)
     except (OSError, ValueError) as exc:
         fail(exc)
     typer.echo(f"MLflow run {tracked.run_id}" + (f", version {tracked.version}" if tracked.version else ""))
+
+
+@models_app.command("serve")
+def serve_cmd(spec: str = typer.Argument(..., help="NAME@champion, NAME@challenger or NAME@VERSION."),
+              port: int = typer.Option(5001, help="Port on 127.0.0.1 (loopback only: put a signing-in proxy in "
+                                                  "front to reach it from elsewhere)."),
+              workers: int = typer.Option(1, help="Server worker processes (each loads the model).")) -> None:
+    """Serve a registered version as a REST endpoint (POST /invocations) with `mlflow models serve`, offline."""
+    import os
+
+    from .. import audit
+    from ..registry.rest import HOST, serve_command
+    from ..registry.tracking import RegistryError
+
+    try:
+        argv, env = serve_command(spec, port, workers)
+    except RegistryError as exc:
+        fail(exc)
+    audit.record("serve", spec, bind=f"{HOST}:{port}", server="mlflow models serve")
+    typer.echo(f"serving {spec} on http://{HOST}:{port}/invocations (mlflow models serve; Ctrl+C stops)", err=True)
+    os.execvpe(argv[0], argv, env)

@@ -116,7 +116,7 @@ def _copy_common(run_dir: Path, stage: Path) -> None:
 
 def _reload_probs(stage: Path, prompts: list[str]) -> np.ndarray:
     """Loads an adapter or merged export with :class:`Predictor` (its own tokenizer) and scores ``prompts``."""
-    loaded = Predictor.load(stage, precision="fp32")
+    loaded = Predictor.load(stage, precision="fp32", merge=False)
     return predict_proba(loaded.scorer, loaded.tokenizer, prompts).numpy()
 
 
@@ -170,7 +170,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     refusal = get_task(recorded_task.get("type", "classification")).export_refusal(recorded_task)
     if refusal:
         raise ExportError(f"{run_dir} cannot be exported: {refusal}")
-    predictor = Predictor.load(run_dir, precision="fp32")
+    predictor = Predictor.load(run_dir, precision="fp32", merge=False)
     task = predictor.task
     sample = check_sample(run_dir, task, sequences)
     prompts = [task_prompt(check_sequence(s, task["max_length"]), task) for s in sample]

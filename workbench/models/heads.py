@@ -107,7 +107,10 @@ class LabelScorer(torch.nn.Module):
         with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
                             enabled=self.autocast_dtype is not None):
             hidden = self.decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        h = pool_hidden(hidden, attention_mask, self.pooling)  # (batch, hidden)
+        return self.head_logits(pool_hidden(hidden, attention_mask, self.pooling))
+
+    def head_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Label logits ``(batch, n_labels)`` from pooled hidden states ``h`` of shape ``(batch, hidden)``."""
         if self.score is not None:
             return self.score(h)
         w = self.head.weight[self.label_ids].float()  # (n_labels, hidden)

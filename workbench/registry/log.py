@@ -3,7 +3,8 @@
 
 The pipeline calls :func:`track_run` after the run directory is complete (``registry.track``, on by default);
 ``registry.register_version`` also adds it as a version of the registered model. A registered version carries the data
-fingerprint, the base model's sha256, the package versions and the git commit as tags.
+fingerprint, the base model's sha256, the package versions and the git commit as tags, and its files are an MLflow
+Model (the pyfunc flavor with the base model included: :mod:`.pyfunc`).
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ def track_run(run_dir: str | Path, model_name: str | None = None, register: bool
     run_id = run.info.run_id
     try:
         _log_contents(client, run_id, run_dir, config, metrics)
+        if register:  # a version is an MLflow Model (pyfunc flavor, base model included): registry/pyfunc.py
+            from .pyfunc import add_pyfunc
+
+            add_pyfunc(client, run_id, run_dir, ARTIFACT_DIR)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise

@@ -67,6 +67,11 @@ def variants(sequence: str) -> list[tuple[int, int, str]]:
 def saturation_mutagenesis(predictor, sequence: str, target: str | None = None, batch_size: int = 64) -> Mutagenesis:
     """Scores every single-base variant of ``sequence`` and returns the change of the prediction.
 
+    The variants share the reference's prompt up to the changed base, so only their suffixes run through the model
+    (:func:`workbench.serving.variants.score_variants`, the reference's key/value cache reused). The values equal
+    :func:`reference_mutagenesis` (a full forward pass per variant) up to float rounding; see
+    ``benchmarks/inference_speed.py`` for the speed-up.
+
     Args:
         predictor: A loaded :class:`~workbench.serving.predictor.Predictor` (classification or regression).
         sequence: One DNA sequence (validated with :func:`workbench.data.sequences.check_sequence`).
@@ -81,18 +86,60 @@ def saturation_mutagenesis(predictor, sequence: str, target: str | None = None, 
         workbench.data.sequences.SequenceError: If the sequence is empty, too long or has invalid letters.
         ValueError: If ``target`` is not one of the run's classes.
     """
+    import torch
+
+    from ..data.sequences import task_prompt
+    from ..data.strand import reverse_complement
+    from ..models.regression_head import TargetScaler
+    from .variants import score_variants
+
+    seq = check_sequence(sequence, predictor.task["max_length"])
+    start = time.perf_counter()
+    muts = variants(seq)
+    was_training = predictor.scorer.training
+    predictor.scorer.eval()
+    try:
+        def scores(strand) -> torch.Tensor:  # (1 + variants, ...) for the reference and each variant
+            return score_variants(predictor.scorer, predictor.tokenizer, task_prompt(strand(seq), predictor.task),
+                                  [task_prompt(strand(m[2]), predictor.task) for m in muts], batch_size)
+
+        if predictor.task_type == "regression":
+            values = TargetScaler(**predictor.task["scaler"]).invert(scores(lambda s: s)).numpy()
+            return _result(predictor, seq, None, muts, values, start)
+        proba = torch.softmax(scores(lambda s: s), dim=-1)
+        if predictor.task.get("reverse_complement"):  # trained strand-symmetric: average both orientations
+            proba = (proba + torch.softmax(scores(reverse_complement), dim=-1)) / 2
+    finally:
+        predictor.scorer.train(was_training)
+    return _result(predictor, seq, target, muts, proba.numpy(), start)
+
+
+def reference_mutagenesis(predictor, sequence: str, target: str | None = None, batch_size: int = 64) -> Mutagenesis:
+    """:func:`saturation_mutagenesis` as it was first built: every variant through :meth:`Predictor.predict`
+    (a full forward pass each). Kept as the reference the fast path is checked and timed against."""
     seq = check_sequence(sequence, predictor.task["max_length"])
     start = time.perf_counter()
     muts = variants(seq)
     preds = predictor.predict([seq] + [m[2] for m in muts], batch_size=batch_size)
     if predictor.task_type == "regression":
+        return _result(predictor, seq, None, muts, np.array([p.value for p in preds]), start)
+    proba = np.array([[p.probabilities[c] for c in predictor.labels] for p in preds])
+    return _result(predictor, seq, target, muts, proba, start)
+
+
+def _result(predictor, seq: str, target: str | None, muts: list, scores: np.ndarray, start: float) -> Mutagenesis:
+    """Builds the :class:`Mutagenesis` from the reference's and each variant's scores.
+
+    Args:
+        scores: Values ``(1 + variants,)`` (regression) or class probabilities ``(1 + variants, n_labels)``.
+    """
+    if predictor.task_type == "regression":
         target = predictor.target or "value"
-        scores = np.array([p.value for p in preds])
     else:
-        target = target or preds[0].label
+        target = target or predictor.labels[int(scores[0].argmax())]
         if target not in predictor.labels:
             raise ValueError(f"class {target!r} is not one of this run's classes {predictor.labels}.")
-        scores = np.array([p.probabilities[target] for p in preds])
+        scores = scores[:, predictor.labels.index(target)]
     delta = np.zeros((len(BASE_ORDER), len(seq)))
     for (i, b, _), score in zip(muts, scores[1:]):
         delta[b, i] = score - scores[0]

@@ -74,3 +74,26 @@ def range_figure(value: float, low: float | None, high: float | None, target: st
     ax.set_xlabel(target)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.45), ncol=2, frameon=False, fontsize=8)
     return fig
+
+
+def attribution_figure(result, label: str) -> Figure:
+    """Bars of input × gradient per base (:func:`workbench.serving.attribution.input_x_gradient`), titled as the
+    approximation it is.
+
+    Args:
+        result: An :class:`~workbench.serving.attribution.Attribution`, ``scores`` of shape ``(L,)``.
+        label: What the score is, e.g. ``"P(donor (exon-intron) [EI])"``.
+    """
+    length = len(result.sequence)
+    fig = Figure(figsize=(min(max(6.0, 0.16 * length + 2), 30.0), 2.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(range(length), result.scores, color=["tab:red" if v > 0 else "tab:blue" for v in result.scores], width=0.9)
+    ax.axhline(0, color="black", linewidth=0.5)
+    step = 1 if length <= 40 else 5 if length <= 120 else 10 if length <= 300 else 50
+    ticks = list(range(0, length, step))
+    ax.set_xticks(ticks, [str(t + 1) for t in ticks], fontsize=7)
+    ax.set_xlim(-0.5, length - 0.5)
+    ax.set_xlabel("position")
+    ax.set_ylabel("input × gradient")
+    ax.set_title(f"Gradient attribution for {label}: an approximation (one pass), not a measured change", fontsize=10)
+    return fig

@@ -1,5 +1,6 @@
 """The Gradio app of a sequence run (classification or regression): Predict (one pasted sequence), Batch (a
-FASTA or CSV upload -> a results table to download), Mutagenesis (the in-silico mutagenesis heat map), an
+FASTA or CSV upload -> a results table to download), Mutagenesis (the in-silico mutagenesis heat map, and beside it
+the gradient attribution, labelled as the approximation it is), an
 optional side-by-side comparison of two versions, and the model card.
 
 Programmatic endpoints: ``/classify`` (classification: ``{"label", "name", "probabilities"}``) or ``/predict``
@@ -18,8 +19,9 @@ import gradio as gr
 from ..data.sequences import check_records
 from .launch import card_tab, record_query, ui_errors
 from .limits import Limits
+from .attribution import input_x_gradient
 from .mutagenesis import saturation_mutagenesis
-from .plots import mutagenesis_figure
+from .plots import attribution_figure, mutagenesis_figure
 from .uploads import read_upload
 from .views import view_for
 
@@ -99,12 +101,15 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
             text = limits.check_text(sequence, "the sequence")
             limits.check_mutagenesis(text)
             result = saturation_mutagenesis(predictor, text, score_of if predictor.task_type != "regression" else None)
+            attribution = input_x_gradient(predictor, text, result.target if predictor.task_type != "regression"
+                                           else None)
             record_query(target, request, "mutagenesis", [text], variants=result.variants)
             top = "\n".join(f"| {pos} | {ref}→{new} | {d:+.4f} |" for pos, ref, new, d in result.top(5))
             summary = (f"{result.variants} variants of a {len(result.sequence)}-nt sequence scored in "
                        f"{result.seconds:.1f} s. Reference {view.score_label(result.target)} = {result.reference:.4f}."
                        f"\n\n| position | change | Δ |\n|---|---|---|\n{top}")
-            return mutagenesis_figure(result, view.score_label(result.target)), summary
+            label = view.score_label(result.target)
+            return mutagenesis_figure(result, label), summary, attribution_figure(attribution, label)
 
     def side_by_side(sequence, request: gr.Request):
         with ui_errors():
@@ -152,7 +157,9 @@ def build_sequence_app(predictor, limits: Limits | None = None, compare=None, fi
             mut_button = gr.Button("Run mutagenesis", variant="primary", elem_id="mutate")
             heat = gr.Plot(label="Mutagenesis heat map", elem_id="heatmap", format="png")
             mut_summary = gr.Markdown(elem_id="mut_summary")
-            mut_button.click(mutate, inputs=[mut_box, score_of], outputs=[heat, mut_summary],
+            attr_plot = gr.Plot(label="Gradient attribution (input × gradient): an approximation, one pass",
+                                elem_id="attribution", format="png")
+            mut_button.click(mutate, inputs=[mut_box, score_of], outputs=[heat, mut_summary, attr_plot],
                              api_visibility="undocumented")
         if compare is not None:
             view_b = view_for(compare)
