@@ -65,7 +65,7 @@ class LearningCheck:
 
 def check_learning(loss_history: list[tuple[int, float]], val_score: float | None, chance_score: float | None,
                    val_stderr, maximize: bool = True, chance_loss: float | None = None,
-                   metric: str = "score") -> LearningCheck:
+                   metric: str = "score", loss_test: bool = True) -> LearningCheck:
     """Applies both tests (module docstring) to a finished run.
 
     Args:
@@ -76,6 +76,7 @@ def check_learning(loss_history: list[tuple[int, float]], val_score: float | Non
         maximize: True if a higher validation score is better.
         chance_loss: The training loss of predicting the labels' prior, or ``None``.
         metric: Name of the validation score, for the sentences.
+        loss_test: Apply the training-loss test (``Objective.loss_check``); the losses are still recorded.
 
     Returns:
         A :class:`LearningCheck`.
@@ -95,7 +96,7 @@ def check_learning(loss_history: list[tuple[int, float]], val_score: float | Non
         tail = losses[-max(1, math.ceil(TAIL_FRACTION * (len(losses) - 1))):]
         end = sum(tail) / len(tail)
         reference = min(start, chance_loss) if chance_loss is not None else start
-        if end >= FELL_CLEARLY * reference:
+        if loss_test and end >= FELL_CLEARLY * reference:
             what = (f"the loss of predicting the labels' prior ({chance_loss:.3f})" if reference != start else
                     f"where it started ({start:.3f})")
             reasons.append(f"the training loss ended at {end:.3f}, never clearly below {what}")
