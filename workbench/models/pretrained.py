@@ -43,7 +43,7 @@ def lineage(run_dir: Path, reference: str | None = None) -> dict:
     task = json.loads((run_dir / "task.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     test = metrics.get("test", {})
-    return {"run": run_dir.name, "run_dir": str(run_dir.resolve()), "reference": reference,
+    return {"run": task.get("name", run_dir.name), "run_dir": str(run_dir.resolve()), "reference": reference,
             "corpus_fingerprint": task["corpus"]["fingerprint"], "corpus": task["corpus"]["location"],
             "tokens_seen": task.get("tokens_seen"), "training_bases": task["corpus"].get("training_bases"),
             "bits_per_base": test.get("bits_per_base"), "markov_bits_per_base": test.get("markov_bits_per_base"),
@@ -82,7 +82,7 @@ def resolve_pretrained(spec: str, resolve) -> BaseModel | None:
                              "predictor starts from a base model, a pretraining run, or merged weights.")
     target, converted = merged_dir(run_dir, resolve)
     info = lineage(run_dir, reference)
-    return BaseModel(f"{run_dir.name} (pretrained {info['base_model']})", str(target), str(run_dir.resolve()),
+    return BaseModel(f"{info['run']} (pretrained {info['base_model']})", str(target), str(run_dir.resolve()),
                      "pretrained-run", json.loads((target / LINEAGE_FILE).read_text())["weights_sha256"], converted,
                      time.perf_counter() - start, pretraining=info)
 
@@ -105,7 +105,8 @@ def merged_dir(run_dir: Path, resolve) -> tuple[Path, bool]:
         BaseModelError: The stored merge's weights no longer have the recorded sha256.
     """
     sha = source_sha(run_dir)
-    target = paths.models_dir() / f"{run_dir.name}-{sha[:12]}"
+    name = json.loads((run_dir / "task.json").read_text()).get("name", run_dir.name)
+    target = paths.models_dir() / f"{name}-{sha[:12]}"
     record = target / LINEAGE_FILE
     if record.is_file():
         recorded = json.loads(record.read_text())["weights_sha256"]
@@ -151,7 +152,7 @@ def merge_run(run_dir: Path, out: Path, resolve, dtype: str = "float32") -> dict
     model = PeftModel.from_pretrained(model, run_dir / "adapter").merge_and_unload()
     if task.get("dna_rows_file"):
         add_rows(model, run_dir / task["dna_rows_file"])
-    model.config._name_or_path = run_dir.name
+    model.config._name_or_path = task.get("name", run_dir.name)
     model.to(getattr(torch, dtype)).save_pretrained(out)
     AutoTokenizer.from_pretrained(run_dir / "tokenizer").save_pretrained(out)
     info = {**lineage(run_dir), "source_sha256": source_sha(run_dir), "weights_sha256": dir_sha256(out),

@@ -214,7 +214,7 @@ class PretrainTask(Task):
         corpus = {"fingerprint": record.data.fingerprint, "location": record.data.lineage.location,
                   "windows": self.store.manifest["windows"], "training_bases": record.data.report["training_bases"]}
         write_json(stage / "task.json", {
-            "type": "pretrain", "prompt": cfg.task.prompt, "spaced": True, "kmer": 1, "window": cfg.task.window,
+            "type": "pretrain", "name": cfg.name, "prompt": cfg.task.prompt, "spaced": True, "kmer": 1, "window": cfg.task.window,
             "strands": cfg.task.strands, "loss": cfg.task.loss, "num_layers": cfg.model.num_layers,
             "dna_rows_file": DNA_ROWS_FILE if self.lm.rows is not None else None, "markov_file": "markov.json",
             "base_model": record.base_model_entry(), "corpus": corpus, "tokens_seen": result.tokens_seen,
