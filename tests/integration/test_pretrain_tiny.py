@@ -179,3 +179,54 @@ def test_files_and_vcf_sources_and_the_context_check(tiny_model_dir, tmp_path, m
     with pytest.raises(ContextError, match=r"task\.window=300 nt needs 302 tokens .* reads at most 256\. Set "
                                            r"task\.window to at most 254"):
         setup(validate_config(raw), progress=False)
+
+
+def test_a_killed_pretraining_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+    from safetensors.torch import load_file
+
+    from tests.conftest import REPO
+    from workbench.training.checkpoints import list_checkpoints
+
+    fasta = write_fasta(tmp_path / "genome.fa", {"chr1": chain_dna(12_000, 3)})
+    raw = pretrain_config(tmp_path, tiny_model_dir, "resumed")
+    raw["corpus"] = {"fasta": [str(fasta)]}
+    raw["train"].update(max_steps=16, save_every=3, eval_every=4)
+    raw["registry"] = {"track": False}
+    cfg = tmp_path / "pretrain.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "WORKBENCH_HOME": str(tmp_path / "home")}
+    cli = [sys.executable, "-m", "workbench.cli", "run", str(cfg)]
+    checkpoints = tmp_path / "runs" / "resumed.partial" / "checkpoints"
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen(cli, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        while not list_checkpoints(checkpoints) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert list_checkpoints(checkpoints), (tmp_path / "killed.log").read_text()[-3000:]
+    assert not (tmp_path / "runs" / "resumed").exists(), "the run finished before it could be killed"
+    done = subprocess.run(cli + ["--resume"], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    resumed = tmp_path / "runs" / "resumed"
+    assert json.loads((resumed / "metrics.json").read_text())["training"]["resumed_from_step"] >= 3
+
+    raw["output_dir"], raw["train"]["save_every"] = str(tmp_path / "straight"), 0
+    os.environ["WORKBENCH_HOME"], saved = str(tmp_path / "home"), os.environ.get("WORKBENCH_HOME")
+    try:
+        straight = setup(validate_config(raw), progress=False)
+    finally:
+        os.environ["WORKBENCH_HOME"] = saved
+    for name in ("adapter/adapter_model.safetensors", "dna_rows.safetensors"):
+        ref, got = load_file(str(straight.run_dir / name)), load_file(str(resumed / name))
+        assert max((ref[k].float() - got[k].float()).abs().max().item() for k in ref) <= 1e-6, name
+    assert json.loads((resumed / "metrics.json").read_text())["test"]["bits_per_base"] == pytest.approx(
+        straight.metrics["bits_per_base"], abs=1e-6)
