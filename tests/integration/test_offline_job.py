@@ -62,6 +62,7 @@ def test_main_job_runs_with_only_loopback_and_contacts_nothing_else(tmp_path):
     assert set(result["metrics"]) >= {"accuracy", "mcc"} and 0 <= result["metrics"]["accuracy"] <= 1
     assert result["cli"]["label"] in {"EI", "IE", "N"}, result["cli"]
     assert "EI" in json.dumps(result["demo"]) or "donor" in json.dumps(result["demo"]), result["demo"]
+    assert 0 < result["pretrain"].get("bits_per_base", 0) < 5, result["pretrain"]  # a pretraining run, offline too
 
     addresses = contacted(trace.read_text())
     outside = sorted({a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback})

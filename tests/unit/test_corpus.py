@@ -121,6 +121,9 @@ def test_no_usable_window_says_which_setting_to_loosen(tmp_path):
     with pytest.raises(CorpusError, match=r"no usable training window .* 50 windows had more than "
                                           r"task\.max_n_fraction=0\.05 N.*Raise task\.max_n_fraction"):
         build_store(spec, tmp_path / "store")
+    tiny = _fasta(tmp_path / "tiny.fa", {"one": _random_dna(3000, 9)})
+    with pytest.raises(CorpusError, match=r"no held-out test window .* Lower data\.block or raise data\.test_fraction"):
+        build_store(CorpusSpec(fasta=[str(tiny)], tiling=Tiling(block=10**6, test_fraction=0.01)), tmp_path / "s2")
     with pytest.raises(CorpusError, match="matches no file"):
         build_store(CorpusSpec(fasta=[str(tmp_path / "missing*.fa")]), tmp_path / "store")
 

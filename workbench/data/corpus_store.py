@@ -222,10 +222,14 @@ def _write_windows(spec: CorpusSpec, directory: Path, rows, lineage) -> dict:
             f"{counts.short_records_dropped} records were shorter than task.min_length={t.min_length}, and "
             f"{counts.dropped_boundary} crossed a held-out block. Raise task.max_n_fraction, set task.repeats: keep, "
             "or lower task.window / task.min_length.")
-    for split in ("validation", "test"):
-        if counts.kept[split] == 0:
-            log.warning("the %s split has no window: raise task.%s_fraction or lower task.block", split,
-                        "val" if split == "validation" else "test")
+    if counts.kept["test"] == 0:
+        raise CorpusError(f"no held-out test window in the corpus ({counts.records} records, {counts.bases:,} bases, "
+                          f"{counts.kept['train']} training windows): no block of data.block={t.block} nt was drawn for "
+                          f"the test (data.test_fraction={t.test_fraction}). Lower data.block or raise "
+                          "data.test_fraction, so that bits per base can be measured on held-out DNA.")
+    if counts.kept["validation"] == 0:
+        log.warning("the validation split has no window: raise data.val_fraction or lower data.block (the last "
+                    "weights are kept, as nothing validates them)")
     counter.model().save(directory / "markov.json")
     return {"tiling": asdict(t), "strands": spec.strands, "markov_k": spec.markov_k,
             "windows": dict(counts.kept), "counts": asdict(counts), "fingerprint": digest.hexdigest(),

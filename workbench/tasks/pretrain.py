@@ -191,7 +191,7 @@ class PretrainTask(Task):
         both = ~np.isnan(self.test_bits) & ~np.isnan(markov)
         diff = np.array([(self.test_bits[i][both[i]] - markov[i][both[i]]).mean() for i in range(len(test))
                          if both[i].any()])
-        per_block = max(1, self.config.data.block // self.config.task.window)
+        per_block = max(1, min(self.config.data.block // self.config.task.window, len(diff) // 10))
         self.eval_seconds = time.perf_counter() - start
         return {"bits_per_base": value, "bases": bases, "windows": len(test), "markov_k": self.markov.k,
                 "markov_bits_per_base": bits_per_base(markov)[0], "uniform_bits_per_base": UNIFORM_BITS,
