@@ -19,8 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from glob import glob
 from pathlib import Path
@@ -145,19 +143,14 @@ def build_store(spec: CorpusSpec, root: Path) -> WindowStore:
     if (final / "manifest.json").is_file():
         log.info("reusing the tiled corpus %s", final)
         return WindowStore(final)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", dir=root))
-    try:
+    from .. import paths
+
+    def build(tmp: Path) -> None:
         manifest = _write_windows(spec, tmp, rows, lineage)
         manifest["key"] = key
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if final.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    paths.build_dir_once(final, build)
     return WindowStore(final)
 
 

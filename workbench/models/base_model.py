@@ -15,9 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,8 +56,8 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = paths.models_dir() / f"{name}-{sha[:12]}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.models_dir()))
-    try:
+
+    def build(tmp: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # A model loaded from GGUF keeps a GGUF quantizer that refuses to serialise; the
@@ -73,14 +71,8 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _SOURCE_FILE).write_text(json.dumps({"name": name, "source": str(gguf), "sha256": sha}, indent=2))
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+
+    return paths.build_dir_once(target, build)
 
 
 _GGUF_SPECIAL = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -116,16 +114,7 @@ def merged_dir(run_dir: Path, resolve) -> tuple[Path, bool]:
                                  f"recorded when they were merged from {run_dir}: they were changed. Delete {target}; "
                                  "the next run merges them again from the pretraining run.")
         return target, False
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.models_dir()))
-    try:
-        merge_run(run_dir, tmp, resolve)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    paths.build_dir_once(target, lambda tmp: merge_run(run_dir, tmp, resolve))
     return target, True
 
 
