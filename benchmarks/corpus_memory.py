@@ -89,7 +89,7 @@ def main() -> None:
             f"synthetic, {args.scale} x larger": measure(big, tmp / f"store-{time.time_ns()}")}
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    result = {"command": "python benchmarks/corpus_memory.py " + " ".join(sys.argv[1:]), "machine": cpu,
+    result = {"command": " ".join(["python benchmarks/corpus_memory.py", *sys.argv[1:]]), "machine": cpu,
               "synthetic_file_mb": big.stat().st_size / 1e6, "synthetic_seconds": made, "rows": rows}
     out = HERE / "results" / "corpus_memory"
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -104,7 +104,7 @@ def main() -> None:
         lines.append(f"| {name} | {r.get('bases', 0):,} | {windows} | {r.get('tile_seconds', 0):.0f} | "
                      f"{r.get('read_seconds_2000_batches', 0):.1f} | {r['peak_rss_mb']:.0f} |")
     a, b = rows["chr2:1-2,333,275 (2.3 Mb)"], rows[f"synthetic, {args.scale} x larger"]
-    lines += ["", f"Peak RSS grew by {b['peak_rss_mb'] - a['peak_rss_mb']:+.0f} MB for {b['bases'] / a['bases']:.0f} "
+    lines += ["", f"Peak RSS grew by {round(b['peak_rss_mb'] - a['peak_rss_mb']) + 0:+d} MB for {b['bases'] / a['bases']:.0f} "
               f"times the bases (imports alone: {rows['imports only']['peak_rss_mb']:.0f} MB): reading and tiling "
               "hold one line, one window and one batch of 4,096 windows for the Markov counts, whatever the size."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
