@@ -230,3 +230,23 @@ def test_a_killed_pretraining_run_resumes_to_the_same_weights(tiny_model_dir, tm
         assert max((ref[k].float() - got[k].float()).abs().max().item() for k in ref) <= 1e-6, name
     assert json.loads((resumed / "metrics.json").read_text())["test"]["bits_per_base"] == pytest.approx(
         straight.metrics["bits_per_base"], abs=1e-6)
+
+
+def test_the_demo_draws_the_surprise_track(home, pretrained):
+    from gradio_client import Client
+
+    from workbench.tasks import get_task
+
+    _, lm = pretrained
+    demo, url = get_task("pretrain").serve(lm.run_dir, "127.0.0.1", 0, block=False)
+    try:
+        client = Client(url, verbose=False)
+        _, out = client.predict("ACGTACGTNNACGTACGTAC", api_name="/surprise")
+        assert out["bases"] == 18 and len(out["bits"]) == 20 and out["bits"][8] is None  # N is not scored
+        assert out["model_bits_per_base"] < out["markov_bits_per_base"]  # the chain corpus: the LM knows A->C->G->T
+        with pytest.raises(Exception, match="not a DNA letter|invalid letter"):
+            client.predict("ACGTXX", api_name="/surprise")
+    finally:
+        demo.close()
+    audit = (home / "audit.jsonl").read_text()
+    assert '"endpoint": "surprise"' in audit

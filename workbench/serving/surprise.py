@@ -7,9 +7,7 @@ Run as::
     workbench serve RUNS/genome-lm            # a pretraining run directory
 """
 
-from __future__ import annotations
-
-import json
+import json  # no `from __future__ import annotations`: Gradio reads the gr.Request annotation at run time
 from dataclasses import dataclass
 from pathlib import Path
 
