@@ -57,7 +57,9 @@ def predictor_row(name: str, run: Path, command: str) -> dict:
             "baselines": {k: v["accuracy"] for k, v in base.items()}, "steps": tr["steps"],
             "planned_steps": tr["planned_steps"], "train_seconds": round(tr["seconds"], 1),
             "wall_seconds": round(m["wall_seconds"], 1), "pretrain_phase": data.get("pretrain_phase"),
-            "base_model": loaded["task.json"]["base_model"].get("name"), "command": command}
+            "base_model": loaded["task.json"]["base_model"].get("name"),
+            "pretrained_from": (loaded["task.json"]["base_model"].get("pretraining") or {}).get("run"),
+            "command": command}
 
 
 def paired(root: Path, a: str, b: str) -> dict | None:
@@ -126,7 +128,9 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
                      f"| {r['base_model_bits_per_base']:.3f} | 2.0 | {_ci(r['vs_markov'])} |")
     if pre:
         chosen = min(pre, key=lambda r: r["val_bits_per_base"])
-        lines += ["", f"The genome LM used by the predictor rows: **{chosen['row']}** (lower validation bits per base)."]
+        used = sorted({r["pretrained_from"] for r in done if r.get("pretrained_from")})
+        lines += ["", f"Lower validation bits per base: **{chosen['row']}**. The genome-LM rows below started from: "
+                  f"{', '.join(used) or '(none yet)'}."]
     lines += ["", "## Predictor rows: mean ± sd over seeds", "",
               "| task | start | labels | seeds | test accuracy | best baseline (on validation), same rows | "
               "mean difference | seeds with CI > 0 | steps | min per run |", "|---|---|---|---|---|---|---|---|---|---|"]
