@@ -71,6 +71,18 @@ class PretrainTask(Task):
     def max_seq_length(self) -> int:
         return self.config.task.window + 16
 
+    def column_mapping(self) -> dc.ColumnMapping:
+        """The mapping ``source:`` is read with (the sequence column, no label), for ``workbench data preview``.
+
+        Raises:
+            ValueError: The config has no ``source:`` (its corpus is FASTA/VCF files only).
+        """
+        if self.config.source is None:
+            raise ValueError("this pretraining config has no `source:` to preview: its corpus.fasta / corpus.vcf files "
+                             "are streamed by the run itself (look at one with `zcat FILE | head`).")
+        col = self.config.columns.sequence
+        return dc.ColumnMapping(col, col, text=True)
+
     def corpus_spec(self) -> CorpusSpec:
         """The corpus and tiling of this config."""
         cfg, t, d = self.config, self.config.task, self.config.data
