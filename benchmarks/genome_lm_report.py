@@ -101,7 +101,11 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
                     predictor_row(name, run, command))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in done))
-    out.with_suffix(".md").write_text(_markdown(root, done, missing))
+    notes = out.with_name(out.name + "_notes.md")  # the closing note, written by hand from these tables
+    text = _markdown(root, done, missing)
+    if notes.is_file():
+        text = text.replace("\n## Pretraining rows", "\n" + notes.read_text().strip() + "\n\n## Pretraining rows", 1)
+    out.with_suffix(".md").write_text(text)
 
 
 def _machine() -> str:
@@ -109,7 +113,7 @@ def _machine() -> str:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores, shared with three other sessions (load average 4-8 during the runs)"
+    return f"{cpu}, {os.cpu_count()} cores, shared with three other sessions (load average 10-14 during the runs)"
 
 
 def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> str:
@@ -162,6 +166,10 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
                      f"| {r['best_baseline_accuracy']:.4f} | {_ci(r['vs_best_baseline'])} | {r['steps']} | "
                      f"{r['wall_seconds'] / 60:.0f} |")
     if missing:
-        lines += ["", f"## Missing rows ({len(missing)}): not run in this session; each one's command", ""]
-        lines += [f"- `{name}`: `{command}`" for name, command in missing]
+        lines += ["", f"## Missing rows ({len(missing)}): not run in this session", "",
+                  "Each runs with `python benchmarks/genome_lm.py --rows ROW` (or a pattern, e.g. `'splice-*-100-s*'`), "
+                  "which builds the warehouse, sets the data paths and runs `workbench run` with the overrides listed "
+                  "by `python benchmarks/genome_lm.py --list` (`@GENOME_LM@`: the pretraining run with the lower "
+                  "validation bits per base).", ""]
+        lines += ["- " + ", ".join(f"`{name}`" for name, _ in missing)]
     return "\n".join(lines) + "\n"
