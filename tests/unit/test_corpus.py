@@ -147,3 +147,22 @@ def test_the_store_holds_every_window_once_and_is_reused(tmp_path):
 
 def test_reverse_complement():
     assert reverse_complement("AACGTN") == "NACGTT"
+
+
+def test_bed_intervals_over_a_reference_come_in_through_their_connector(tmp_path):
+    from data_connectors.config import parse_source
+
+    ref = _random_dna(20_000, 11)
+    reference = _fasta(tmp_path / "ref.fa", {"chr1": ref})
+    bed = tmp_path / "regions.bed"
+    bed.write_text("".join(f"chr1\t{s}\t{s + 150}\tregion{i}\t0\t{'+-'[i % 2]}\n"
+                           for i, s in enumerate(range(100, 19_000, 400))))
+    source = parse_source({"kind": "bed", "path": str(bed), "reference": str(reference)})
+    spec = CorpusSpec(source=source, sequence_column="sequence", tiling=Tiling(window=100, stride=100, block=1000,
+                                                                                test_fraction=0.3, val_fraction=0.1))
+    store = build_store(spec, tmp_path / "store")
+    counts = store.manifest["counts"]
+    assert counts["records"] == len(range(100, 19_000, 400)) and store.manifest["source"]["kind"] == "bed"
+    windows = [w for s in ("train", "validation", "test") for w in store.read(s, range(store.count(s)))]
+    assert len(windows) == counts["records"] and all(len(w) == 100 for w in windows)
+    assert windows[0] in ref or reverse_complement(windows[0]) in ref
