@@ -11,7 +11,10 @@ Layout::
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def home() -> Path:
@@ -33,3 +36,26 @@ def runs_dir() -> Path:
     path = home() / "runs"
     path.mkdir(exist_ok=True)
     return path
+
+
+def build_dir_once(target: Path, build: Callable[[Path], None]) -> Path:
+    """Builds a directory atomically: ``build(tmp)`` fills a hidden temporary directory beside ``target``, which is
+    then renamed to ``target``; on any failure it is removed, and if another process finished ``target`` first, this
+    one's copy is discarded.
+
+    Returns:
+        ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(tmp)
+        if target.exists():  # another process finished first
+            shutil.rmtree(tmp)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,7 +1,8 @@
 """The main job end to end, as a user runs it, for tests/integration/test_offline_job.py to run inside a network
 namespace that has only loopback: `workbench quickstart` (bundled data -> SQLite -> train on the bundled SmolLM2
--> evaluate -> write -> serve the demo), then a prediction through the served demo, one through the CLI, and one
-through `mlflow models serve` (the run as an MLflow Model, REST on 127.0.0.1).
+-> evaluate -> write -> serve the demo), then a prediction through the served demo, one through the CLI, one
+through `mlflow models serve` (the run as an MLflow Model, REST on 127.0.0.1), then one short continued-pretraining
+run (`task.type: pretrain`) on a FASTA of the bundled sequences.
 
 Run as::
 
@@ -62,6 +63,7 @@ def main() -> None:
         result["cli"] = json.loads(cli.stdout.strip().splitlines()[-1]) if cli.returncode == 0 else cli.stderr[-2000:]
         result["metrics"] = json.loads((Path(run_dir) / "metrics.json").read_text())["test"]
         result["rest"] = rest_request(Path(run_dir), args.out.parent / "pyfunc_model")
+        result["pretrain"] = pretrain(args.out.parent)
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGINT)
@@ -94,6 +96,29 @@ def rest_request(run_dir: Path, model_dir: Path) -> dict | str:
         reply = httpx.post(f"http://127.0.0.1:{port}/invocations", timeout=300,
                            json={"dataframe_split": {"columns": [column], "data": [[SEQUENCE]]}})
     return reply.json()["predictions"][0] if reply.status_code == 200 else reply.text[-2000:]
+
+
+def pretrain(work: Path) -> dict:
+    """A 3-step pretraining run of the bundled SmolLM2 on the bundled splice sequences as one FASTA record."""
+    import csv
+
+    import yaml
+
+    rows = csv.DictReader((Path(__file__).resolve().parents[2] / "workbench" / "resources" / "splice" /
+                           "splice.csv").open())
+    seq = "".join("".join(r[k] for k in r if k.strip() == "Sequence").strip() for r in rows)
+    fasta = work / "corpus.fa"
+    fasta.write_text(">bundled\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+    config = work / "pretrain.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "offline-lm", "output_dir": str(work / "runs"), "corpus": {"fasta": [str(fasta)]},
+        "data": {"block": 2000}, "task": {"type": "pretrain", "window": 60, "stride": 60, "max_eval_windows": 16},
+        "train": {"max_steps": 3, "eval_every": 0, "batch_size": 8}, "registry": {"track": False}}))
+    done = subprocess.run([sys.executable, "-m", "workbench", "run", str(config)], capture_output=True, text=True,
+                          timeout=900)
+    if done.returncode != 0:
+        return {"error": done.stdout[-2000:] + done.stderr[-2000:]}
+    return json.loads((work / "runs" / "offline-lm" / "metrics.json").read_text())["test"]
 
 
 if __name__ == "__main__":

@@ -102,3 +102,38 @@ def test_connect_data_notebook_runs(tmp_path, monkeypatch):
     outputs = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
                         for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "fingerprint" in outputs.lower()
+
+
+def test_genome_language_model_notebook_runs(tiny_model_dir, tmp_path, monkeypatch):
+    import gzip
+
+    from nbclient import NotebookClient
+
+    from tests.integration.test_pretrain_tiny import chain_dna
+
+    path = REPO / "notebooks" / "04_genome_language_model.ipynb"
+    genome = tmp_path / "genome"
+    genome.mkdir()
+    with gzip.open(genome / "tiny.fa.gz", "wt") as handle:
+        seq = chain_dna(12_000, 0)
+        handle.write(">chrT\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+    common = {"model.base_model": str(tiny_model_dir), "output_dir": str(tmp_path / "runs"), "lora.r": 8,
+              "lora.lora_alpha": 16, "train.threads": 1, "train.precision": "fp32", "registry.track": False}
+    overrides = {"pretrain": {**common, "task.window": 32, "task.stride": 32, "task.markov_order": 2,
+                              "task.max_eval_windows": 16, "data.block": 1000, "train.max_steps": 6,
+                              "train.eval_every": 3, "train.batch_size": 8},
+                 "predictor": {**common, "train.epochs": 0.05, "train.batch_size": 32}}
+    monkeypatch.setenv("WORKBENCH_NOTEBOOK_OVERRIDES", json.dumps(overrides))
+    monkeypatch.setenv("GENOME_DIR", str(genome))
+    netlog = _guard_kernel(monkeypatch, tmp_path)
+    nb = _with_network_guard(nbformat.read(path, as_version=4))
+    headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert headings == ["## Setup", "## Corpus", "## Pretrain", "## Bits per base", "## Fine-tune a predictor on it",
+                        "## Compare"]
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "test bits per base" in outputs and "genome LM start − default start" in outputs
+    assert "pretrained by the run `genome-lm`" in outputs
+    task = json.loads((tmp_path / "runs" / "splice-genome" / "task.json").read_text())
+    assert task["base_model"]["pretraining"]["run"] == "genome-lm"
+    assert not netlog.exists(), f"the notebook kernel tried the network: {netlog.read_text()}"

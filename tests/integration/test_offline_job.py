@@ -64,6 +64,7 @@ def test_main_job_runs_with_only_loopback_and_contacts_nothing_else(tmp_path):
     assert isinstance(result["rest"], dict) and result["rest"]["label"] == result["cli"]["label"], result["rest"]
     assert result["rest"]["p_EI"] == pytest.approx(result["cli"]["probabilities"]["EI"], abs=1e-6)
     assert "EI" in json.dumps(result["demo"]) or "donor" in json.dumps(result["demo"]), result["demo"]
+    assert 0 < result["pretrain"].get("bits_per_base", 0) < 5, result["pretrain"]  # a pretraining run, offline too
 
     addresses = contacted(trace.read_text())
     outside = sorted({a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback})

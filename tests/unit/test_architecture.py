@@ -77,7 +77,7 @@ def test_every_task_type_has_a_schema_and_a_task():
     from workbench.runs.run_dir import TASK_FILES
     from workbench.tasks import TASKS
 
-    assert set(SCHEMAS) == set(TASKS) == set(TASK_FILES) == {"classification", "regression", "sft"}
+    assert set(SCHEMAS) == set(TASKS) == set(TASK_FILES) == {"classification", "regression", "sft", "pretrain"}
     for name, task in TASKS.items():
         assert task.type == name
 
@@ -85,5 +85,5 @@ def test_every_task_type_has_a_schema_and_a_task():
 def test_the_pipeline_never_branches_on_the_task_type():
     source = (REPO / "workbench" / "pipeline.py").read_text()
     code = ast.unparse(ast.parse(source))  # docstrings aside, what executes
-    for name in ("classification", "regression", "sft"):
+    for name in ("classification", "regression", "sft", "pretrain"):
         assert f"'{name}'" not in code and f'"{name}"' not in code, name

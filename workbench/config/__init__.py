@@ -10,13 +10,14 @@ from .base import (SCHEMAS, ConfigError, LoRAConfig, ModelConfig, PublishedConfi
                    RunBase, ServeConfig, SplitConfig, TrainConfig, register_schema)
 from .loader import (expand_env, load_config, parse_overrides, read_yaml, task_type, validate_config,
                      validate_model)
+from .pretrain import PretrainConfig
 from .sequence import (ColumnsConfig, DataConfig, RunConfig, SequenceLoRAConfig, SequenceModelConfig,
                        SequenceTrainConfig, TaskConfig)
 from .sft import (SFTColumnsConfig, SFTConfig, SFTDataConfig, SFTEvalConfig, SFTTaskConfig, SFTTrainConfig,
                   load_sft_config, validate_sft_config)
 
 __all__ = [
-    "SCHEMAS", "ColumnsConfig", "ConfigError", "DataConfig", "LoRAConfig", "ModelConfig", "PublishedConfig",
+    "SCHEMAS", "ColumnsConfig", "ConfigError", "DataConfig", "LoRAConfig", "ModelConfig", "PretrainConfig", "PublishedConfig",
     "RegistryConfig", "RetuneConfig", "RunBase", "RunConfig", "SFTColumnsConfig", "SFTConfig", "SFTDataConfig",
     "SFTEvalConfig", "SFTTaskConfig", "SFTTrainConfig", "SequenceLoRAConfig", "SequenceModelConfig", "SequenceTrainConfig", "ServeConfig", "SplitConfig",
     "TaskConfig", "TrainConfig", "expand_env", "load_config", "load_sft_config", "parse_overrides", "read_yaml",

@@ -132,6 +132,15 @@ class SequenceTrainConfig(TrainConfig):
         "Average the weights of this many best validation evaluations at the end (only those within two binomial "
         "standard errors of the best accuracy), kept only if that validates at least as well as their mean score "
         "(`average_keep`), else the best single one (0 or 1 = off)."))
+    pretrain_steps: int = Field(0, ge=0, description=(
+        "Task-adaptive pretraining: this many causal-LM steps (one token per base, the loss over the A/C/G/T rows) "
+        "on the training split's sequences and the source's unlabelled rows (NULL/empty label: read them with "
+        "source.nulls: drop), before the supervised phase; validation and test rows never take part (0 = off). "
+        "Needs task.spaced: true and task.kmer: 1."))
+    label_fraction: float = Field(1.0, gt=0, le=1, description=(
+        "Train on this share of the training split's labels, a subset stratified by label (regression: target "
+        "quantile) and seeded by train.seed; the other training rows become unlabelled rows for pretrain_steps. "
+        "The baselines fit the same labelled rows. 1 = every label (learning curves, benchmarks/genome_lm.py)."))
 
 
 @register_schema("classification", "regression")
@@ -148,6 +157,12 @@ class RunConfig(RunBase):
     task: TaskConfig = Field(default_factory=TaskConfig)
     train: SequenceTrainConfig = Field(default_factory=SequenceTrainConfig)
     published: PublishedConfig | None = None
+
+    @model_validator(mode="after")
+    def _pretrain_phase(self):
+        if self.train.pretrain_steps and (not self.task.spaced or self.task.kmer != 1):
+            raise ValueError("train.pretrain_steps needs one token per base: set task.spaced: true and task.kmer: 1")
+        return self
 
     @model_validator(mode="after")
     def _splits_fit(self):

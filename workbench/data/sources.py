@@ -73,6 +73,40 @@ def read_sequences(config) -> SequenceRows:
     return SequenceRows(seqs, labels, lineage, ambiguity, excluded)
 
 
+def read_unlabelled(config) -> tuple[list[str], dict]:
+    """The source's rows without a label (NULL or empty), for a predictor's task-adaptive pretraining phase.
+
+    The labelled read drops such rows (``source.nulls: drop``); this second read keeps the label column as a plain
+    column, so they can be told apart. Sequences go through the same IUPAC policy and length check as labelled
+    rows (rows the policy drops are counted), and rows whose sequence is in ``data.exclude_from`` are left out.
+
+    Args:
+        config: A sequence :class:`~workbench.config.sequence.RunConfig`.
+
+    Returns:
+        ``(sequences, report)``: normalised unlabelled sequences, and counts (``rows``, ``policy_dropped``,
+        ``excluded``).
+
+    Raises:
+        data_connectors.ConnectorError: The source cannot be read.
+        workbench.data.sequences.SequenceError: A sequence is invalid (or ambiguous under ``reject``).
+    """
+    col, lab = config.columns.sequence, config.columns.label
+    source = config.source.model_copy(update={"keep_columns": [*config.source.keep_columns, lab], "nulls": "drop"})
+    dataset, _ = dc.read_source(source, dc.ColumnMapping(col, col, text=True))
+    raw = [row["sequence"] for row in dataset if row[lab] is None or not str(row[lab]).strip()]
+    kept, ambiguity = apply_ambiguity_policy(raw, config.data.ambiguous, config.data.max_length)
+    seqs = [check_sequence(raw[i], config.data.max_length) for i in kept]
+    excluded = 0
+    if getattr(config.data, "exclude_from", None):
+        held_out = excluded_sequences(config.data.exclude_from)
+        excluded = sum(s in held_out for s in seqs)
+        seqs = [s for s in seqs if s not in held_out]
+    log.info("read %d unlabelled rows (%d dropped by the IUPAC policy, %d excluded)", len(seqs),
+             ambiguity.rows_dropped, excluded)
+    return seqs, {"rows": len(seqs), "policy_dropped": ambiguity.rows_dropped, "excluded": excluded}
+
+
 def excluded_sequences(path) -> set[str]:
     """The normalised sequences of ``data.exclude_from`` (a CSV with a ``sequence`` column).
 

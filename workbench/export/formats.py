@@ -167,9 +167,14 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
         raise ExportError(f"run directory {run_dir} does not exist; give a directory written by `workbench run`.")
     task_file = run_dir / "task.json"
     recorded_task = json.loads(task_file.read_text()) if task_file.is_file() else {}
-    refusal = get_task(recorded_task.get("type", "classification")).export_refusal(recorded_task)
+    task_class = get_task(recorded_task.get("type", "classification"))
+    refusal = task_class.export_refusal(recorded_task)
     if refusal:
         raise ExportError(f"{run_dir} cannot be exported: {refusal}")
+    if getattr(task_class, "export", None) is not None:  # a task with its own export (pretraining: merged weights)
+        final = Path(out) if out else run_dir / "exports" / fmt
+        info = task_class.export(run_dir, fmt, final, dtype)
+        return ExportResult(final, fmt, dtype, _size(final), info["check"], time.perf_counter() - start)
     predictor = Predictor.load(run_dir, precision="fp32", merge=False)
     task = predictor.task
     sample = check_sample(run_dir, task, sequences)
@@ -231,6 +236,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
 def summary(result: ExportResult) -> str:
     """One line for the CLI: where, how big, and how the check went."""
     c = result.check
+    if "max_abs_bits_diff" in c:  # a pretraining run: checked in bits per base
+        return (f"{result.format} export ({result.dtype}) -> {result.path}  {result.bytes / 1e6:.1f} MB; check on "
+                f"{c['n']} bases: max |bits difference| {c['max_abs_bits_diff']:.2e} (tolerance {c['tolerance']:g}), "
+                f"{'passed' if c['passed'] else 'FAILED'}  ({result.seconds:.0f} s)")
     return (f"{result.format} export ({result.dtype or 'adapter weights'}) -> {result.path}  "
             f"{result.bytes / 1e6:.1f} MB; check on {c['n']} sequences: max |dp| {c['max_abs_prob_diff']:.2e} "
             f"(tolerance {c['tolerance']:g}), argmax agreement {c['agreement']:.3f}, "

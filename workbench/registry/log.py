@@ -82,7 +82,8 @@ def run_metrics(metrics: dict) -> dict[str, float]:
 
 
 def run_tags(run_dir: Path) -> dict[str, str]:
-    """Provenance tags of a run directory: data fingerprints, base model sha256, package versions, git commit."""
+    """Provenance tags of a run directory: data fingerprints, base model sha256, package versions, git commit, and
+    for a predictor started from a pretraining run, that run, its corpus fingerprint, tokens and bits per base."""
     task = json.loads((run_dir / "task.json").read_text())
     lineage = json.loads((run_dir / "lineage.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -95,6 +96,13 @@ def run_tags(run_dir: Path) -> dict[str, str]:
             "base_model": str(base.get("name", base.get("spec", ""))), "base_model_sha256": str(base.get("sha256", "")),
             "git_commit": git_commit(), "package_versions": json.dumps(versions, sort_keys=True)}
     tags.update({f"version.{k}": str(v) for k, v in versions.items()})
+    pre = base.get("pretraining") or {}
+    if pre:  # a predictor built on a pretraining run: its lineage
+        tags.update({"pretrained_from": pre.get("reference") or pre.get("run_dir", ""),
+                     "pretrain_run": str(pre.get("run", "")),
+                     "pretrain_corpus_fingerprint": str(pre.get("corpus_fingerprint", "")),
+                     "pretrain_tokens": str(pre.get("tokens_seen", "")),
+                     "pretrain_bits_per_base": str(pre.get("bits_per_base", ""))})
     return tags
 
 

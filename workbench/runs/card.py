@@ -15,10 +15,43 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def base_model_section(base: dict[str, Any], *extra_lines: str) -> str:
-    """The ``## Base model`` section: name, kind, sha256, source, then ``extra_lines`` (each a Markdown bullet)."""
+    """The ``## Base model`` section: name, kind, sha256, source, the pretraining lineage of a base model that is a
+    pretraining run, then ``extra_lines`` (each a Markdown bullet)."""
     lines = [f"- {base['name']} ({base['source_kind']}), sha256 `{base['sha256']}`", f"- source: `{base['source']}`"
-             + (f"; {extra_lines[0]}" if extra_lines else ""), *extra_lines[1:]]
+             + (f"; {extra_lines[0]}" if extra_lines else ""), *pretraining_lines(base.get("pretraining")),
+             *extra_lines[1:]]
     return "## Base model\n" + "\n".join(lines) + "\n"
+
+
+def pretraining_lines(pre: dict[str, Any] | None) -> list[str]:
+    """The base model's pretraining lineage as card bullets (empty for a base model that is not a pretraining run)."""
+    if not pre:
+        return []
+    ref = f" (registry `{pre['reference']}`)" if pre.get("reference") else ""
+    bits = pre.get("bits_per_base")
+    return [f"- pretrained by the run `{pre['run']}`{ref} on {pre.get('base_model')}: corpus `{pre['corpus']}`, "
+            f"corpus fingerprint `{pre['corpus_fingerprint']}`",
+            f"- pretraining: {pre.get('tokens_seen') or 0:,} tokens seen; test bits per base "
+            f"{fmt(bits) if bits is not None else '–'} (Markov chain {fmt(pre.get('markov_bits_per_base'))}, "
+            "uniform 2.0)"]
+
+
+def label_lines(dr: dict[str, Any]) -> str:
+    """The data section's lines on a label subset (``train.label_fraction``) and the task-adaptive pretraining
+    phase (``train.pretrain_steps``): rows used each way; empty when neither is on."""
+    lines = []
+    used = dr.get("labels_used")
+    if used:
+        lines.append(f"- labels used: {used['labelled_rows']} of the {used['of']} training rows ({used['fraction']:g}, "
+                     f"stratified, seed {used['seed']}); the baselines fit the same rows")
+    pre = dr.get("pretrain_phase")
+    if pre:
+        lines.append(f"- task-adaptive pretraining: {pre.get('steps', 0)} causal-LM steps on {pre.get('training_rows', 0)} "
+                     f"training rows + {pre['unlabelled_used']} unlabelled rows ({pre['source_unlabelled']['rows']} "
+                     f"without a label in the source, {pre['set_aside_labels']} training rows whose label was set "
+                     f"aside; {pre['held_out_dropped']} dropped as validation/test sequences); validation and test "
+                     "rows never used")
+    return "".join(line + "\n" for line in lines)
 
 
 def software_section(versions: dict[str, str]) -> str:
@@ -64,7 +97,7 @@ fine-tuning workbench on {info['date']}.
   {dr['split']['conflicting_sequences_dropped']} conflicting sequences dropped; sequences in more than one split:
   {dr['split']['cross_split_duplicates']}
 - split sizes {dr['split']['sizes']} ({split_how}, seed {cfg['data']['seed']}); fingerprint of rows used `{dr['rows_used_fingerprint']}`
-{('- ' + info['citation']) if info.get('citation') else ''}
+{label_lines(dr)}{('- ' + info['citation']) if info.get('citation') else ''}
 
 ## Training
 - backend: {tr['backend']} ({tr['backend_reason']}); precision {tr['precision']}; {tr['threads']} CPU threads / device {tr['device']}{processes_note(tr)}

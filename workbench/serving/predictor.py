@@ -124,6 +124,10 @@ class Predictor:
         if task.get("type") == "sft":
             raise RunDirError(f"{run_dir} is a chat SFT run; answer prompts with `workbench chat` or serve it with "
                               "`workbench serve` (workbench.serving.chat.ChatRun).")
+        if task.get("type") == "pretrain":
+            raise RunDirError(f"{run_dir} is a pretraining run (a DNA language model, no classes to predict): serve "
+                              "its surprise track with `workbench serve`, or start a predictor from it with "
+                              "model.base_model: RUN_DIR.")
         if kind == "merged":
             tokenizer = AutoTokenizer.from_pretrained(run_dir)
             model = AutoModelForCausalLM.from_pretrained(run_dir, dtype=torch.float32)

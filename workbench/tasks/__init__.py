@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..runs.run_dir import TASK_FILES
 from .base import LazyModel, Prepared, Task
 from .classification import ClassificationTask
+from .pretrain import PretrainTask
 from .regression import RegressionTask
 from .sft import SFTTask
 
@@ -29,7 +30,7 @@ def register(task: type[Task]) -> type[Task]:
     return task
 
 
-for _task in (ClassificationTask, RegressionTask, SFTTask):
+for _task in (ClassificationTask, RegressionTask, SFTTask, PretrainTask):
     register(_task)
 
 
@@ -44,5 +45,5 @@ def get_task(task_type: str) -> type[Task]:
     return TASKS[task_type]
 
 
-__all__ = ["TASKS", "ClassificationTask", "LazyModel", "Prepared", "RegressionTask", "SFTTask", "Task", "get_task",
+__all__ = ["TASKS", "ClassificationTask", "LazyModel", "Prepared", "PretrainTask", "RegressionTask", "SFTTask", "Task", "get_task",
            "register"]

@@ -130,6 +130,10 @@ class Task:
         (a :class:`workbench.serving.limits.Limits`), and for sequence runs ``compare`` (a second run directory)."""
         raise NotImplementedError
 
+    export: ClassVar = None
+    """A task with its own export (pretraining: merged weights) sets a static ``(run_dir, fmt, out, dtype) -> dict``
+    returning at least ``check``; None = the classifier route of :func:`workbench.export.export_run`."""
+
     @staticmethod
     def export_refusal(task: dict) -> str | None:
         """Why a run of this task (its ``task.json``) cannot be exported as adapter/merged/GGUF, or ``None``."""

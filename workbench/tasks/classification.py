@@ -67,6 +67,7 @@ class ClassificationTask(SequenceTask):
         from ..evaluation.metrics import accuracy_stderr
         from ..models.heads import LabelScorer, label_token_ids
 
+        self.adapt(data, model, tokenizer, autocast, device)
         self.tokenizer = tokenizer
         self.labels = data.extra["labels"]
         self.words = [self.config.task.label_words.get(y, y) for y in self.labels]

@@ -67,6 +67,7 @@ class RegressionTask(SequenceTask):
         from ..evaluation.metrics import spearman_stderr
         from ..models.regression_head import RegressionScorer, TargetScaler, predict_standardised
 
+        self.adapt(data, model, tokenizer, autocast, device)
         self.tokenizer = tokenizer
         self.scaler = TargetScaler.fit(data.part["train"][1])
         self.scorer = RegressionScorer(model, autocast, pooling=self.config.task.pooling)

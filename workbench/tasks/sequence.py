@@ -20,6 +20,7 @@ from ..data.sources import read_sequences, sequence_mapping
 from ..runs import card
 from ..runs.run_dir import write_json
 from ..training.objective import BatchLoss, Objective
+from .adaptive import adaptive_pretrain, apply_label_fraction, unlabelled_rows
 from .base import Prepared, Task
 
 
@@ -92,8 +93,19 @@ class SequenceTask(Task):
                        "rows_used_fingerprint": fingerprint}
         if self.config.data.exclude_from:
             data_report["excluded"] = {"rows": rows.excluded, "file": self.config.data.exclude_from}
+        part, aside, labels_used = apply_label_fraction(part, self.config.train.label_fraction, self.config.train.seed)
+        if labels_used:
+            data_report["labels_used"] = labels_used
+        if self.config.train.pretrain_steps:
+            self.unlabelled, data_report["pretrain_phase"] = unlabelled_rows(self.config, part, aside)
         self.prompts = {name: [task_prompt(s, self.config.task) for s in part[name][0]] for name in part}
         return Prepared(rows.lineage, fingerprint, data_report, part, extra)
+
+    def adapt(self, data: Prepared, model, tokenizer, autocast, device: str) -> None:
+        """The task-adaptive pretraining phase before the supervised one (``train.pretrain_steps``; else nothing)."""
+        if self.config.train.pretrain_steps:
+            data.report["pretrain_phase"].update(adaptive_pretrain(
+                self.config, data.part["train"][0], self.unlabelled, model, tokenizer, autocast, device))
 
     def split(self, sequences: list[str], labels: list):
         """``(part, splits, report, extra)``: split name -> ``(sequences, targets)``, the row indices per split,

@@ -267,7 +267,7 @@ class _Loop:
             result.warnings.append(cut)
         check = check_learning(result.loss_history, result.best_val_score if objective.validate else None,
                                objective.chance_score, objective.val_stderr, objective.maximize,
-                               objective.chance_loss, result.val_metric)
+                               objective.chance_loss, result.val_metric, loss_test=objective.loss_check)
         result.learning_check = check.to_dict()
         if not check.learnt:
             log.warning(check.message())

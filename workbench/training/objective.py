@@ -44,6 +44,9 @@ class Objective:
             it decides whether the kept weights learnt anything (:mod:`workbench.training.verdict`).
         chance_loss: The training loss of predicting the labels' prior (the label entropy in nats for
             classification, 1.0 for regression's standardised targets), or ``None``.
+        loss_check: Whether the learning check's training-loss test applies. False for DNA language modelling,
+            whose loss cannot fall 10 % below the prior's (a genome holds about 1.9 of the uniform 2 bits per base):
+            there the validation test (against the Markov chain) decides alone.
     """
 
     module: torch.nn.Module
@@ -59,6 +62,7 @@ class Objective:
     val_stderr: Callable[[float], float] | None = None
     chance_score: float | None = None
     chance_loss: float | None = None
+    loss_check: bool = True
 
     def time_eval_batch(self) -> float:
         """Seconds of one no-grad :attr:`eval_forward` (a validation batch of 64 rows) in eval mode, or 0.0 if

@@ -67,7 +67,7 @@ class LearningCheck:
 
 def check_learning(loss_history: list[tuple[int, float]], val_score: float | None, chance_score: float | None,
                    val_stderr, maximize: bool = True, chance_loss: float | None = None,
-                   metric: str = "score") -> LearningCheck:
+                   metric: str = "score", loss_test: bool = True) -> LearningCheck:
     """Applies both tests (module docstring) to a finished run.
 
     Args:
@@ -78,6 +78,7 @@ def check_learning(loss_history: list[tuple[int, float]], val_score: float | Non
         maximize: True if a higher validation score is better.
         chance_loss: The training loss of predicting the labels' prior, or ``None``.
         metric: Name of the validation score, for the sentences.
+        loss_test: Apply the training-loss test (``Objective.loss_check``); the losses are still recorded.
 
     Returns:
         A :class:`LearningCheck`.
@@ -97,9 +98,9 @@ def check_learning(loss_history: list[tuple[int, float]], val_score: float | Non
         tail = losses[-max(1, math.ceil(TAIL_FRACTION * (len(losses) - 1))):]
         end = sum(tail) / len(tail)
         noise = 2 * statistics.stdev(tail) / math.sqrt(len(tail)) if len(tail) >= 2 else 0.0
-        if start - end <= max(MIN_DROP * start, noise):
+        if loss_test and start - end <= max(MIN_DROP * start, noise):
             reasons.append(f"the training loss ended at {end:.3f}, never clearly below where it started ({start:.3f})")
-        elif chance_loss is not None and end >= chance_loss:
+        elif loss_test and chance_loss is not None and end >= chance_loss:
             reasons.append(f"the training loss ended at {end:.3f}, not below the {chance_loss:.3f} of predicting the "
                            "labels' prior")
     return LearningCheck(not reasons, reasons, val_score, chance_score, stderr, start, end, chance_loss,

@@ -1,0 +1,140 @@
+"""The genome language model protocol (issue 31): pretrain on unlabelled human DNA, then build the splice and
+enhancer predictors from (a) today's default start, (b) the genome LM, (c) (a) with task-adaptive pretraining, at
+100 % and 10 % of the training labels, 3 seeds each, beside the tuned classical baselines fitted on the same rows.
+
+Run as::
+
+    python benchmarks/genome_lm.py --rows pretrain-lora-s0 pretrain-rows-s0      # pretraining rows
+    python benchmarks/genome_lm.py --rows 'splice-*-10-s*' 'enhancers-*-10-s*'   # predictor rows (fnmatch)
+    python benchmarks/genome_lm.py --list                                       # every row id and its command
+    python benchmarks/genome_lm.py --report     # -> benchmarks/results/genome_lm.{jsonl,md} from the run directories
+
+Every row is one ``workbench run`` (its command is in the results), written under ``--out`` (default
+``$WORKBENCH_HOME/bench/genome_lm``); a row whose run directory is complete is not run again, so an interrupted
+protocol continues where it stopped. Protocol: ``data.seed`` 0 for every predictor row (one fixed test split per
+task, never used for selection); ``train.seed`` 0/1/2 varies the adapter's initialisation, the batch order and the
+stratified 10 % label subset; the genome LM is the pretraining variant with the lower *validation* bits per base.
+``train.threads 1`` throughout: this CPU is shared by four sessions (docs/shared-machines.md), and step plans do not
+depend on machine load, so contention changes only the wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SEEDS = (0, 1, 2)
+PRETRAIN = {"lora": [], "rows": ["task.train_dna_rows=true"]}
+PRETRAIN_STEPS = 750            # per variant: 2 x 750 steps ~ an hour of pretraining on this shared CPU
+TAPT_STEPS = 200                # (c): causal-LM steps on the task's own sequences before the supervised phase
+ENHANCER_MAX_STEPS = 600        # the enhancer preset's cap here (1,800 steps of 200-nt prompts: ~2.5 h per run)
+TASKS = {"splice": "configs/splice.yaml", "enhancers": "configs/enhancers.yaml"}
+STARTS = ("default", "genomelm", "tapt")
+LABELS = {"100": 1.0, "10": 0.1}
+
+
+def out_root(args) -> Path:
+    home = Path(os.environ.get("WORKBENCH_HOME") or Path.home() / ".cache" / "workbench")
+    return Path(args.out) if args.out else home / "bench" / "genome_lm"
+
+
+def rows(root: Path) -> dict[str, list[str]]:
+    """Row id -> its ``workbench run`` argument list (after ``workbench run``)."""
+    out = {}
+    for variant, extra in PRETRAIN.items():
+        name = f"pretrain-{variant}-s0"
+        out[name] = ["configs/genome_lm.yaml", "--set", f"name={name}", "--set", f"output_dir={root / 'runs'}",
+                     "--set", f"train.max_steps={PRETRAIN_STEPS}", "--set", "train.threads=1",
+                     "--set", "registry.track=false"] + [x for e in extra for x in ("--set", e)]
+    for task, config in TASKS.items():
+        for start in STARTS:
+            for labels, fraction in LABELS.items():
+                if start == "tapt" and labels == "100":
+                    continue  # (c) is asked at 10 % only
+                for seed in SEEDS:
+                    name = f"{task}-{start}-{labels}-s{seed}"
+                    sets = [f"name={name}", f"output_dir={root / 'runs'}", f"train.seed={seed}", "train.threads=1",
+                            "registry.track=false", f"train.label_fraction={fraction}"]
+                    if task == "enhancers":
+                        sets.append(f"train.max_steps={ENHANCER_MAX_STEPS}")
+                    if start == "genomelm":
+                        sets.append("model.base_model=@GENOME_LM@")
+                    if start == "tapt":
+                        sets.append(f"train.pretrain_steps={TAPT_STEPS}")
+                    out[name] = [config] + [x for s in sets for x in ("--set", s)]
+    return out
+
+
+def genome_lm(root: Path) -> Path:
+    """The pretraining run with the lower validation bits per base (never the test split), or ``$GENOME_LM`` (a run
+    directory) where the predictor rows had to start before every pretraining row finished (the report names the
+    run each row started from)."""
+    if os.environ.get("GENOME_LM"):
+        return Path(os.environ["GENOME_LM"])
+    done = [d for d in (root / "runs").glob("pretrain-*-s0") if (d / "metrics.json").is_file()]
+    if not done:
+        raise SystemExit("no pretraining run is complete yet: run the pretrain-* rows first.")
+    return min(done, key=lambda d: json.loads((d / "metrics.json").read_text())["training"]["best_val_score"])
+
+
+def environment(root: Path) -> dict:
+    """The environment every row runs with: the splice warehouse (built once) and the enhancer files."""
+    from workbench.data.samples import load_splice_into_sqlite
+
+    db = root / "warehouse.db"
+    if not db.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        load_splice_into_sqlite(db)
+    return {**os.environ, "WAREHOUSE_URL": f"sqlite:///{db}", "PYTHONPATH": str(REPO),
+            "ENHANCER_DIR": os.environ.get("ENHANCER_DIR", str(REPO.parent / "shared" / "data" / "enhancers")),
+            "GENOME_DIR": os.environ.get("GENOME_DIR", str(REPO.parent / "shared" / "data" / "genome"))}
+
+
+def run_rows(patterns: list[str], root: Path) -> None:
+    """Runs every row matching ``patterns`` whose run directory is not complete yet, one after another."""
+    table, env = rows(root), environment(root)
+    for name, argv in table.items():
+        if not any(fnmatch.fnmatch(name, p) for p in patterns) or (root / "runs" / name / "metrics.json").is_file():
+            continue
+        if any("@GENOME_LM@" in a for a in argv):
+            argv = [a.replace("@GENOME_LM@", str(genome_lm(root))) for a in argv]
+        log = root / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f"{name}: workbench run {shlex.join(argv)}", flush=True)
+        with log.open("w") as handle:
+            code = subprocess.run([sys.executable, "-m", "workbench", "run", *argv], cwd=REPO, env=env,
+                                  stdout=handle, stderr=subprocess.STDOUT).returncode
+        (root / "runs" / f"{name}.command").write_text("workbench run " + shlex.join(argv) + "\n")
+        print(f"{name}: exit {code}; log {log}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="*", default=[], help="Row ids or fnmatch patterns to run.")
+    parser.add_argument("--out", default=None, help="Where the runs go (default $WORKBENCH_HOME/bench/genome_lm).")
+    parser.add_argument("--list", action="store_true", help="Print every row id and its command.")
+    parser.add_argument("--report", action="store_true", help="Write benchmarks/results/genome_lm.{jsonl,md}.")
+    args = parser.parse_args(argv)
+    root = out_root(args)
+    if args.list:
+        for name, cmd in rows(root).items():
+            print(f"{name}\tworkbench run {shlex.join(cmd)}")
+    if args.rows:
+        run_rows(args.rows, root)
+    if args.report:
+        from genome_lm_report import write_report
+
+        write_report(root, rows(root), HERE / "results" / "genome_lm")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
