@@ -209,7 +209,9 @@ def leakage_sentences(report: dict, scored: str = "test", strategy: str = "rando
               "column": "data.split: group or cluster keeps them apart.",
               "group": "the groups are apart but these rows share repeats or homologous stretches across groups; "
                        "data.split: cluster keeps them apart.",
-              "cluster": "raise data.leakage.k to the length the clusters were built with."}.get(strategy, "")
+              "cluster": "raise data.leakage.k to the length the clusters were built with.",
+              "external": "drop those rows from the external set (or the training data) to score generalisation "
+                          "alone."}.get(strategy, "")
     out = []
     for name, pair in report.get("pairs", {}).items():
         first, second = name.split("~")
