@@ -47,10 +47,13 @@ CELLS = {
 
 def run(task: str, split: str, seed: int, results: Path) -> dict:
     """Trains one cell with ``train.seed = seed`` and appends its row to ``results``."""
+    import logging
+
     import workbench  # noqa: F401  (offline defaults)
     from workbench import load_config, paths, setup
     from workbench.data.samples import load_splice_into_sqlite
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db = paths.home() / "warehouse.db"
     load_splice_into_sqlite(db)
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{db}"
