@@ -8,10 +8,11 @@ id pairs; :func:`kmer_components` gives the connected groups of such rows, which
 one split.
 
 The index is numpy only: every valid k-mer (A/C/G/T only) of every row is 2-bit packed into a ``uint64`` (so
-``k`` <= 32), the codes are sorted once, and codes found in more than one split mark their rows. A random 20-mer
-recurs by chance about once in 4^20 ≈ 10^12 draws, so shared 20-mers between unrelated rows are repeats or true
-copies, not coincidence. Cost: O(total bases · log) time and ~30 bytes per base of memory at peak
-(benchmarks/results/leakage_index.md).
+``k`` <= 32), the codes are sorted once, and codes found in more than one split mark their rows. Among m k-mers
+about m^2 / (2 * 4^k) pairs share a code by chance: for k = 20, 0.1 on the 3,000 enhancer windows and ~150 among
+100,000 random rows of 200 nt, so a shared 20-mer between rows of a real data set is almost always a repeat, a
+homologue or a copy. Cost: O(total bases · log) time and about 50 bytes per base at peak (100,000 rows of 200 nt:
+seconds and about 1 GiB; benchmarks/results/leakage_index.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _c in enumerate(b"ACGT"):
     _CODE[_c] = _i
-_CHUNK_BASES = 4_000_000  # bases encoded at once: bounds the encoder's temporaries to ~200 MB
+_CHUNK_BASES = 2_000_000  # bases encoded at once: bounds the encoder's temporaries to ~250 MB
 
 
 @dataclass
@@ -85,13 +86,7 @@ def _chunk_codes(sequences: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     windows = len(base) - k + 1
     if windows <= 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    b = (base & 3).astype(np.uint64)
-    forward = np.zeros(windows, np.uint64)
-    reverse = np.zeros(windows, np.uint64)
-    for j in range(k):
-        window = b[j:j + windows]
-        forward = (forward << np.uint64(2)) | window
-        reverse |= (np.uint64(3) - window) << np.uint64(2 * j)
+    forward, reverse = _window_codes((base & 3).astype(np.uint64), k)
     bad = np.concatenate([[0], np.cumsum(base == 4)])
     valid = (bad[k:k + windows] - bad[:windows]) == 0  # no separator or ambiguity code inside the window
     lengths = np.fromiter((len(s) + 1 for s in sequences), np.int64, len(sequences))
@@ -99,9 +94,37 @@ def _chunk_codes(sequences: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(forward, reverse)[valid], owner[valid]
 
 
+def _window_codes(b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """2-bit codes of every window of ``k`` bases of ``b`` and of its reverse complement, by doubling: the code of
+    a 2L-window is its first L-window's code shifted left by 2L bits, or-ed with its second's (the reverse
+    complement's the other way round), so about 2 log2(k) passes over the bases instead of k."""
+    levels = {1: (b, np.uint64(3) - b)}
+    size = 1
+    while size * 2 <= k:
+        f, r = levels[size]
+        shift = np.uint64(2 * size)
+        levels[size * 2] = ((f[:-size] << shift) | f[size:], (r[size:] << shift) | r[:-size])
+        size *= 2
+    forward = reverse = None
+    length = 0
+    for size in sorted(levels, reverse=True):
+        if length + size > k:
+            continue
+        f, r = levels[size]
+        if forward is None:
+            forward, reverse, length = f, r, size
+            continue
+        n = len(b) - (length + size) + 1
+        forward = (forward[:n] << np.uint64(2 * size)) | f[length:length + n]
+        reverse = (r[length:length + n] << np.uint64(2 * length)) | reverse[:n]
+        length += size
+    windows = len(b) - k + 1
+    return forward[:windows], reverse[:windows]
+
+
 def _shared(codes: np.ndarray, owners: np.ndarray, split_of: np.ndarray):
     """Sorted codes and owners, and per sorted entry the bit mask of the splits its code occurs in."""
-    order = np.argsort(codes, kind="stable")
+    order = np.argsort(codes, kind="stable")  # equal codes keep row order: examples name the first partner
     sc, so = codes[order], owners[order]
     starts = np.flatnonzero(np.concatenate([[True], sc[1:] != sc[:-1]])) if len(sc) else np.zeros(0, np.int64)
     bits = (np.uint8(1) << split_of[so].astype(np.uint8)) if len(sc) else np.zeros(0, np.uint8)
