@@ -126,3 +126,16 @@ def test_a_cluster_split_keeps_overlapping_windows_together():
     where = {i: name for name, ix in splits.items() for i in ix}
     assert all(len({where[c * 5 + j] for j in range(5)}) == 1 for c in range(len(seqs) // 5))
     assert sum(report.groups.values()) == len(seqs) // 5
+
+
+def test_a_source_per_split_and_pinned_groups_for_the_same_split_are_refused():
+    from workbench.config import ConfigError, validate_config
+
+    raw = {"name": "x", "source": {"kind": "files", "path": "a.csv"}, "test_source": {"kind": "files", "path": "b.csv"},
+           "data": {"split": "group", "group_column": "id", "test_groups": ["chr8"]}}
+    with pytest.raises(ConfigError, match="test_source and data.test_groups both give the test rows"):
+        validate_config(raw)
+    with pytest.raises(ConfigError, match="data.split: group needs data.group_column"):
+        validate_config({**raw, "test_source": None, "data": {"split": "group"}})
+    with pytest.raises(ConfigError, match="data.test_groups only apply to another data.split"):
+        validate_config({**raw, "test_source": None, "data": {"test_groups": ["chr8"]}})

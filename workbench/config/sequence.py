@@ -212,4 +212,7 @@ class RunConfig(RunBase):
     def _splits_fit(self):
         if self.data.val_fraction + self.data.test_fraction >= 0.8:
             raise ValueError("data.val_fraction + data.test_fraction must leave at least 20% for training")
+        for part in ("test", "validation"):
+            if getattr(self, f"{part}_source") is not None and getattr(self.data, f"{part}_groups"):
+                raise ValueError(f"{part}_source and data.{part}_groups both give the {part} rows; keep one")
         return self

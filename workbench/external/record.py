@@ -9,7 +9,6 @@ import contextlib
 import fcntl
 import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,28 +28,16 @@ def _locked(run_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def append_entry(run_dir: Path, entry: dict[str, Any], section: str) -> None:
     """Appends ``entry`` to ``metrics.json``'s ``external_evaluations`` and ``section`` to ``README.md``."""
-    from ..runs.run_dir import write_json
+    from ..runs.run_dir import write_json, write_text
 
     with _locked(run_dir):
         metrics = json.loads((run_dir / "metrics.json").read_text())
         metrics.setdefault("external_evaluations", []).append(entry)
         write_json(run_dir / "metrics.json", metrics)
         card = run_dir / "README.md"
-        _replace(card, (card.read_text() if card.is_file() else "").rstrip("\n") + "\n" + section)
+        write_text(card, (card.read_text() if card.is_file() else "").rstrip("\n") + "\n" + section)
 
 
 def numeric(entry: dict[str, Any]) -> dict[str, float]:
