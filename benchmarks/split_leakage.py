@@ -95,6 +95,14 @@ def _leak(row: dict) -> str:
     return (f"{pair['near']['test']} ({pair['near']['test'] / n:.1%}) / {pair['exact']}")
 
 
+def _groups(row: dict) -> str:
+    """`` (chr12, chr14, ...)`` naming a group split's test groups (their count where there are many), else empty."""
+    test = (row.get("groups") or {}).get("test")
+    if not test:
+        return ""
+    return f" ({', '.join(test)})" if len(test) <= 8 else f" ({len(test)} groups)"
+
+
 def summarise(results: Path) -> str:
     """Writes ``<results>.md``: per task and split, the model's mean ± std over seeds beside the baselines (the same
     split in every seed), the paired-bootstrap difference from the strongest baseline, and the leakage counts."""
@@ -102,9 +110,9 @@ def summarise(results: Path) -> str:
     cells: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         cells.setdefault((row["task"], row["split"]), []).append(row)
-    lines = ["| task | split | test n | test rows sharing a 20-mer with train / identical | seeds | this model, "
+    lines = ["| task | split | test n (groups) | test rows sharing a 20-mer with train / identical | seeds | this model, "
              "accuracy (mean ± std) | kmer_svm | onehot_svm | kmer_logreg | onehot_logreg | difference from the "
-             "strongest baseline, mean [mean 95 % CI] | train min / run |",
+             "strongest baseline, mean [mean 95 % CI] | train min / run (wall, shared machine) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (task, split), group in sorted(cells.items()):
         acc = [r["test_accuracy"] for r in group]
@@ -113,13 +121,15 @@ def summarise(results: Path) -> str:
         diffs = [r["vs_baselines"][best] for r in group]
         mean = statistics.fmean
         spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        lines.append(f"| {task} | {split} | {group[0]['test_n']} | {_leak(group[0])} | "
+        lines.append(f"| {task} | {split} | {group[0]['test_n']}{_groups(group[0])} | {_leak(group[0])} | "
                      f"{', '.join(str(r['seed']) for r in group)} | {mean(acc):.4f} ± {spread:.4f} | "
                      + " | ".join(f"{base[k]['accuracy']:.4f}" for k in ("kmer_svm", "onehot_svm", "kmer_logreg",
                                                                          "onehot_logreg"))
                      + f" | {mean(d['difference'] for d in diffs):+.4f} [{mean(d['ci95'][0] for d in diffs):+.4f}, "
                      f"{mean(d['ci95'][1] for d in diffs):+.4f}] vs {best} | "
                      f"{mean(r['train_seconds'] for r in group) / 60:.1f} |")
+    missing = [f"python benchmarks/split_leakage.py --task {t} --split {sp} --seed {seed}" for seed in (0, 1, 2)
+               for (t, sp) in CELLS if not any(r["seed"] == seed for r in cells.get((t, sp), []))]
     commands = sorted({r["command"] for r in rows})
     machines = sorted({r["machine"] for r in rows})
     text = ("# Random split vs group split\n\nWritten by `python benchmarks/split_leakage.py --summary` from "
@@ -129,7 +139,9 @@ def summarise(results: Path) -> str:
             "(workbench/data/leakage.py). The baselines are fitted on the same training rows with C chosen on the "
             "same validation rows; the difference column is each run's paired-bootstrap interval (1,000 resamples "
             "of its test rows) against the strongest baseline, averaged over the seeds.\n\n" + "\n".join(lines)
-            + "\n\nCommands:\n\n" + "\n".join(f"- `{c}`" for c in commands) + "\n")
+            + "\n\nCommands:\n\n" + "\n".join(f"- `{c}`" for c in commands) + "\n"
+            + ("\nNot run yet (3 seeds per cell planned; the enhancer commands need ENHANCER_DIR):\n\n"
+               + "\n".join(f"- `{c}`" for c in missing) + "\n" if missing else ""))
     out = results.with_suffix(".md")
     out.write_text(text)
     print(text)
