@@ -91,15 +91,16 @@ def _pinned(pinned: list[str], found: set[str], pattern: str | None, field: str)
     wanted = {(chromosome(g) or g) if pattern == CHROMOSOME else str(g) for g in pinned}
     missing = sorted(wanted - found)
     if missing:
-        known = sorted(found, key=_natural)
+        known = sorted(found, key=natural_key)
         shown = ", ".join(known[:30]) + (f" (and {len(known) - 30} more)" if len(known) > 30 else "")
         raise SplitError(f"data.{field} names group(s) {missing} that are not in the data; its groups are: {shown}. "
                          "Correct the names (or data.group_pattern).")
     return wanted
 
 
-def _natural(name: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+def natural_key(name) -> list:
+    """Sort key that orders ``chr2`` before ``chr10`` (digit runs compared as numbers)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
 
 
 def group_split(strata: list[str], groups: list[str], val_fraction: float, test_fraction: float, seed: int,
@@ -207,7 +208,7 @@ def check_splits(splits: dict[str, list[int]], strata: list[str], groups: list[s
             continue
         where = ""
         if groups is not None:
-            held = sorted({groups[i] for i in ix}, key=_natural)
+            held = sorted({groups[i] for i in ix}, key=natural_key)
             where = f" (its groups: {', '.join(held[:20]) or 'none'}{' ...' if len(held) > 20 else ''})"
         problem = "is empty" if not ix else f"has no row of class(es) {missing}"
         raise SplitError(f"the {name} split {problem}{where}. Pin other groups (data.test_groups / "

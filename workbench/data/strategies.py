@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .groups import carve_validation, check_splits, column_split, group_keys, group_split
+from .groups import carve_validation, check_splits, column_split, group_keys, group_split, natural_key
 from .splits import SplitError, SplitReport, count_overlap, deduplicate, quantile_bins, split_regression, split_rows
 from .splits import target_stats as _target_stats
 
@@ -93,16 +93,10 @@ def split_sequences(sequences: list[str], labels: list, data, info: RowInfo,
     report.origins = {k: dict(Counter(info.origin[i] for i in v)) for k, v in splits.items()}
     if groups is not None:
         report.groups = ({k: len({groups[i] for i in v}) for k, v in splits.items()} if data.split == "cluster" else
-                         {k: sorted({groups[i] for i in v}, key=_natural) for k, v in splits.items()})
+                         {k: sorted({groups[i] for i in v}, key=natural_key) for k, v in splits.items()})
     if targets is not None:
         report.target_stats = _target_stats(splits, targets)
     return splits, report
-
-
-def _natural(name: str):
-    import re
-
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name))]
 
 
 def _given(info: RowInfo, data) -> list[str | None]:
