@@ -42,7 +42,8 @@ def split_lines(dr: dict[str, Any], data_cfg: dict[str, Any], split_how: str) ->
                       f"{split_how} where possible"}[strategy]
     carved = split.get("carved") or []
     if carved:
-        how += f"; {' and '.join(carved)} carved at random from the training rows ({split_how})"
+        how = ("" if strategy == "random" else how + "; ") + \
+            f"{' and '.join(carved)} carved at random from the training rows ({split_how})"
     lines = [f"- split sizes {split['sizes']} ({how}, seed {data_cfg['seed']})"]
     groups = split.get("groups") or {}
     if strategy == "group" and groups:
