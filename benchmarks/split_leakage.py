@@ -114,7 +114,7 @@ def summarise(results: Path) -> str:
              "accuracy (mean ± std) | kmer_svm | onehot_svm | kmer_logreg | onehot_logreg | difference from the "
              "strongest baseline, mean [mean 95 % CI] | train min / run (wall, shared machine) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (task, split), group in sorted(cells.items()):
+    for (task, split), group in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] != "random")):
         acc = [r["test_accuracy"] for r in group]
         base = group[0]["baselines"]
         best = max((k for k in base if k != "majority"), key=lambda k: base[k]["accuracy"])
