@@ -32,16 +32,11 @@ import numpy as np
 def config_splits(config_path: Path) -> tuple[list[str], dict[str, tuple[list[str], list[int]]]]:
     """``(labels, {split: (sequences, class indices)})`` exactly as a run of this config splits its rows."""
     from workbench import load_config
-    from workbench.data.sources import read_sequences
-    from workbench.data.splits import split_rows
+    from workbench.tasks import get_task
 
     cfg = load_config(config_path)
-    rows = read_sequences(cfg)
-    d = cfg.data
-    splits, _ = split_rows(rows.sequences, rows.labels, d.duplicates, d.val_fraction, d.test_fraction, d.seed)
-    labels = sorted(set(rows.labels))
-    return labels, {name: ([rows.sequences[i] for i in ix], [labels.index(rows.labels[i]) for i in ix])
-                    for name, ix in splits.items()}
+    _, part, _, _, extra, _ = get_task("classification")(cfg).read_and_split()  # any data.split, as a run does
+    return extra["labels"], part
 
 
 def main(argv: list[str] | None = None) -> dict:

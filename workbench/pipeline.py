@@ -48,8 +48,9 @@ class RunResult:
         baselines: Test-split metrics per baseline (chat SFT: ``{"base": ...}``, the adapter disabled).
         seconds: Wall time of the whole recipe, in seconds.
         task_type: The config's ``task.type``.
-        warnings: Sentences the user must see (a step cap under two epochs, the opt-in time cap cutting the run, a
-            model that learnt nothing: see ``TrainResult.warnings``).
+        warnings: Sentences the user must see (near-duplicates between the splits: ``Prepared.warnings``; a step cap
+            under two epochs, the opt-in time cap cutting the run, a model that learnt nothing: see
+            ``TrainResult.warnings``).
         estimate: The training-time estimate logged after the first steps (``TrainResult.estimate``).
     """
 
@@ -151,4 +152,5 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
                  base_model=model.base.name if model.base is not None else None, seconds=round(seconds, 1),
                  world_size=world, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     log.info("run directory %s complete in %.0f s", final, seconds)
-    return RunResult(final, metrics, baselines, seconds, config.task.type, list(result.warnings), result.estimate)
+    return RunResult(final, metrics, baselines, seconds, config.task.type, [*data.warnings, *result.warnings],
+                     result.estimate)

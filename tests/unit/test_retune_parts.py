@@ -71,6 +71,44 @@ def test_frozen_set_is_stratified_versioned_and_tamper_evident():
         fz.carve("tiny", seqs[:3], labels[:3], "src", 0.2, 7)
 
 
+def test_a_frozen_set_given_by_a_column_value_or_a_chromosome(tmp_path):
+    from workbench.config import validate_config
+
+    seqs, labels = _rows()
+    plates = ["P7" if i % 10 == 0 else f"P{i % 5}" for i in range(len(seqs))]
+    plate = fz.carve("plates", seqs, labels, "src", 0.2, 7, mask=fz.frozen_mask(plates, "plate", ["P7"]),
+                     how="plate=P7")
+    assert plate.rows == 30 and plate.how == "plate=P7" and set(plate.load()[0]) == set(seqs[::10])
+    headers = [f"CHR{1 + i % 12}_{100 * i}_{100 * i + 30}" for i in range(len(seqs))]
+    chrom = fz.frozen_mask(headers, "id", ["chr8", "CHR9"], "chromosome")
+    assert sum(chrom) == 50 and all(chrom[i] == (1 + i % 12 in (8, 9)) for i in range(len(seqs)))
+    with pytest.raises(fz.FrozenSetError, match=r"names \['chr30'\], not found in column 'id'"):
+        fz.frozen_mask(headers, "id", ["chr30"], "chromosome")
+    with pytest.raises(fz.FrozenSetError, match="select every row"):
+        fz.frozen_mask(["P1"] * 5, "plate", ["P1"])
+    raw = {"name": "m", "source": {"kind": "files", "path": "x.csv"}, "retune": {"frozen_column": "plate"}}
+    with pytest.raises(ValueError, match="retune.frozen_column and retune.frozen_values go together"):
+        validate_config(raw)
+
+
+def test_the_retune_carves_the_configured_frozen_set_from_the_source(tmp_path):
+    from workbench.config import validate_config
+    from workbench.data.sources import read_sequences
+
+    seqs, labels = _rows(120)
+    data = tmp_path / "rows.csv"
+    data.write_text("sequence,label,plate\n" + "".join(f"{s},{y},P{i % 4}\n" for i, (s, y) in
+                                                      enumerate(zip(seqs, labels))))
+    raw = {"name": "m", "source": {"kind": "files", "path": str(data)},
+           "retune": {"frozen_column": "plate", "frozen_values": ["P3"]}}
+    cfg = validate_config(raw)
+    rows = read_sequences(cfg, ("plate",))  # what retune() reads
+    frozen = fz.carve_for(cfg, "by-plate", rows, "src")
+    assert frozen.rows == 30 and frozen.how == "plate=P3" and set(frozen.load()[0]) == set(seqs[3::4])
+    random_set = fz.carve_for(validate_config({**raw, "retune": {}}), "by-chance", rows, "src")
+    assert random_set.how == "random" and random_set.rows == 18  # 15 % of each label's 40 rows
+
+
 def test_exclude_from_drops_the_frozen_rows_before_splitting(tmp_path):
     from workbench import validate_config
     from workbench.data.sources import read_sequences

@@ -7,6 +7,7 @@ Run as::
     workbench run configs/chat_sft.yaml  # task.type: sft -> the chat SFT task (workbench.tasks.sft)
     workbench run configs/splice.yaml --nproc 2   # data-parallel over 2 processes (torchrun underneath)
     workbench predict RUN_DIR --sequence ACGT...
+    workbench evaluate RUN_DIR --input independent_test.csv   # an external labelled test set, beside the baselines
     workbench serve RUN_DIR [--compare OTHER_RUN_DIR] [--auth-file FILE]
     workbench demo-user add USER --file demo_users.txt
     workbench lab                        # JupyterLab on notebooks/, loopback + token
@@ -22,7 +23,7 @@ One module per concern registers its commands on :data:`app` (:mod:`workbench.cl
 from __future__ import annotations
 
 # each module registers its commands on `app`; the import order is the order of `workbench --help`
-from . import train, predict, serve, export, retune, models, tools  # noqa: F401,I001
+from . import train, predict, evaluate, serve, export, retune, models, tools  # noqa: F401,I001
 from .app import app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_connectors.config import SourceConfig
 
@@ -180,6 +180,23 @@ class RetuneConfig(_Group):
         "Fraction of the first re-tune's rows carved out as the frozen evaluation set (stratified, fixed seed); "
         "kept for every later re-tune and never trained on."))
     frozen_seed: int = Field(1234, description="Seed of the frozen set's carve-out.")
+    frozen_column: str | None = Field(None, description=(
+        "Instead of a random carve-out, the frozen set is the rows whose value in this source column is one of "
+        "`frozen_values` (e.g. a fixed validation plate), or whose group is (with `frozen_pattern`)."))
+    frozen_values: list[str] = Field(default_factory=list, description=(
+        "With `frozen_column`: the values (or groups, e.g. [chr8]) whose rows form the frozen set."))
+    frozen_pattern: str | None = Field(None, description=(
+        "With `frozen_column`: `chromosome` (CHR8_1234_1434 -> chr8) or a regular expression whose first capture "
+        "group is the group, as data.group_pattern; None = the value itself."))
+
+    @model_validator(mode="after")
+    def _frozen_by_values(self):
+        if bool(self.frozen_column) != bool(self.frozen_values):
+            raise ValueError("retune.frozen_column and retune.frozen_values go together: name the column and the "
+                             "values (or groups) whose rows form the frozen set, or neither for a random carve-out")
+        if self.frozen_pattern and not self.frozen_column:
+            raise ValueError("retune.frozen_pattern needs retune.frozen_column")
+        return self
     bootstrap: int = Field(1000, ge=100, description="Paired bootstrap resamples of the metric difference.")
     min_free_gb: float = Field(1.0, ge=0, description="Refuse to train when $WORKBENCH_HOME has less free disk.")
     save_every: int = Field(50, ge=0, description=(

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from data_connectors.config import SourceConfig
+
 from .base import (LoRAConfig, ModelConfig, PublishedConfig, RunBase, SplitConfig, TrainConfig, _Group,
                    register_schema)
 
@@ -19,6 +21,14 @@ class ColumnsConfig(_Group):
     sequence: str = Field("sequence", description="Column with the DNA sequence.")
     label: str = Field("label", description="Column with the class label (classification) or the numeric "
                        "target (regression).")
+
+
+class LeakageConfig(_Group):
+    """Near-duplicates between splits (workbench/data/leakage.py)."""
+
+    k: int = Field(20, ge=8, le=32, description=(
+        "Rows that share a stretch of at least this many nucleotides (either strand) count as near-duplicates."))
+    examples: int = Field(3, ge=0, le=50, description="Example id pairs recorded per pair of splits.")
 
 
 class DataConfig(SplitConfig):
@@ -33,6 +43,49 @@ class DataConfig(SplitConfig):
     exclude_from: str | None = Field(None, description=(
         "CSV file with a `sequence` column: source rows with one of those sequences are dropped before splitting "
         "and counted in the model card's data report. `workbench retune` points it at the frozen evaluation set."))
+    split: Literal["random", "column", "group", "cluster"] = Field("random", description=(
+        "How rows are divided into train/validation/test (docs/evaluation.md). `random`: seeded and stratified "
+        "(val_fraction, test_fraction). `column`: `split_column` names each row's split. `group`: whole groups of "
+        "`group_column` (e.g. chromosomes) per split, stratified where possible. `cluster`: rows sharing a "
+        "`leakage.k`-mer (either strand) stay in one split. `validation_source`/`test_source` rows go to their "
+        "split whatever the strategy."))
+    split_column: str | None = Field(None, description=(
+        "`split: column`: the source column saying train, validation or test (case-insensitive; other values via "
+        "`split_values`). Without validation rows, validation is carved from train (val_fraction of it)."))
+    split_values: dict[str, Literal["train", "validation", "test"]] = Field(default_factory=dict, description=(
+        "`split: column`: further column values -> split, e.g. {dev: validation, independent: test}."))
+    group_column: str | None = Field(None, description=(
+        "`split: group`: the source column holding each row's group (`id` for a FASTA header, `chrom` for BED)."))
+    group_pattern: str | None = Field(None, description=(
+        "`split: group`: `chromosome` (the chromosome named in the value: CHR13_99137199_99137399 -> chr13), or a "
+        "regular expression whose first capture group is the group; None = the value itself."))
+    test_groups: list[str] = Field(default_factory=list, description=(
+        "`split: group`: groups pinned to the test split (e.g. [chr8, chr9]); none = drawn, stratified."))
+    validation_groups: list[str] = Field(default_factory=list, description=(
+        "`split: group`: groups pinned to the validation split; none = drawn from the rest, stratified."))
+    leakage: LeakageConfig = Field(default_factory=lambda: LeakageConfig(), description=(
+        "The leakage report of every run (near-duplicates between splits) and `split: cluster`."))
+
+    @model_validator(mode="after")
+    def _strategy_fields(self):
+        own = {"column": ("split_column", "split_values"),
+               "group": ("group_column", "group_pattern", "test_groups", "validation_groups")}
+        missing = [f"data.{n}" for n in own.get(self.split, ())[:1] if not getattr(self, n)]
+        if missing:
+            raise ValueError(f"data.split: {self.split} needs {missing[0]}")
+        extra = [f"data.{n}" for n in own["column"] + own["group"] if getattr(self, n) and n not in own.get(self.split, ())]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} only apply to another data.split (this run's is {self.split!r}); "
+                             "remove them or change data.split")
+        if self.group_pattern and self.group_pattern != "chromosome":
+            import re
+
+            try:
+                re.compile(self.group_pattern)
+            except re.error as exc:
+                raise ValueError(f"data.group_pattern {self.group_pattern!r} is not a regular expression ({exc})") \
+                    from None
+        return self
 
 
 class SequenceModelConfig(ModelConfig):
@@ -157,6 +210,12 @@ class RunConfig(RunBase):
     task: TaskConfig = Field(default_factory=TaskConfig)
     train: SequenceTrainConfig = Field(default_factory=SequenceTrainConfig)
     published: PublishedConfig | None = None
+    validation_source: SourceConfig | None = Field(None, description=(
+        "A separate source of validation rows (same columns as `source`); the main source then gives no "
+        "validation rows."))
+    test_source: SourceConfig | None = Field(None, description=(
+        "A separate source of test rows, e.g. a benchmark's independent test file (same columns as `source`); the "
+        "main source then gives no test rows and test_fraction is unused."))
 
     @model_validator(mode="after")
     def _pretrain_phase(self):
@@ -168,4 +227,7 @@ class RunConfig(RunBase):
     def _splits_fit(self):
         if self.data.val_fraction + self.data.test_fraction >= 0.8:
             raise ValueError("data.val_fraction + data.test_fraction must leave at least 20% for training")
+        for part in ("test", "validation"):
+            if getattr(self, f"{part}_source") is not None and getattr(self.data, f"{part}_groups"):
+                raise ValueError(f"{part}_source and data.{part}_groups both give the {part} rows; keep one")
         return self

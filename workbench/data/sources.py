@@ -7,7 +7,7 @@ alphabet/length check; chat SFT reads free-text (prompt, response) or messages r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import data_connectors as dc
 
@@ -26,6 +26,8 @@ class SequenceRows:
         lineage: The connector's lineage record.
         ambiguity: What the IUPAC ambiguity policy did.
         excluded: Rows dropped because their sequence is in ``data.exclude_from`` (the frozen evaluation set).
+        extra: Further source columns asked for (e.g. the split or group column) -> their values, ``(rows,)``.
+        ids: A readable id per row: the source's ``id`` column, else ``row N`` (1-based, as read), ``(rows,)``.
     """
 
     sequences: list[str]
@@ -33,13 +35,16 @@ class SequenceRows:
     lineage: dc.Lineage
     ambiguity: PolicyReport
     excluded: int = 0
+    extra: dict[str, list] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
 
 
-def read_sequence_source(config):
+def read_sequence_source(config, extra: tuple[str, ...] = ()):
     """Reads a sequence run's source through ``data_connectors``.
 
     Args:
         config: A :class:`~workbench.config.sequence.RunConfig`.
+        extra: Further source columns to carry (added to ``source.keep_columns`` where needed).
 
     Returns:
         ``(dataset, lineage)``; see :func:`data_connectors.read_source`.
@@ -47,30 +52,49 @@ def read_sequence_source(config):
     Raises:
         data_connectors.ConnectorError: The source cannot be read or lacks the mapped columns.
     """
-    return dc.read_source(config.source, sequence_mapping(config))
+    source = config.source
+    more = [c for c in extra if _dataset_column(config, c) == c and c not in source.keep_columns]
+    if more:
+        source = source.model_copy(update={"keep_columns": [*source.keep_columns, *more]})
+    return dc.read_source(source, sequence_mapping(config))
 
 
-def read_sequences(config) -> SequenceRows:
+def _dataset_column(config, column: str) -> str:
+    """The dataset column a source column arrives as (``sequence``/``label``/``id`` for the mapped ones)."""
+    return {config.columns.sequence: "sequence", config.columns.label: "label",
+            config.source.id_column: "id"}.get(column, column)
+
+
+def read_sequences(config, extra: tuple[str, ...] = ()) -> SequenceRows:
     """Reads a sequence run's source and validates every sequence (IUPAC policy, alphabet, length).
+
+    Args:
+        config: A :class:`~workbench.config.sequence.RunConfig`.
+        extra: Further source columns whose values to return (``SequenceRows.extra``).
 
     Raises:
         data_connectors.ConnectorError: The source cannot be read or does not fit the mapping.
         workbench.data.sequences.SequenceError: A sequence is invalid (or ambiguous under ``reject``).
     """
-    dataset, lineage = read_sequence_source(config)
+    dataset, lineage = read_sequence_source(config, extra)
     log.info("read %d rows from %s", lineage.rows, lineage.location)
     raw_seqs, raw_labels = dataset["sequence"], dataset["label"]
     kept, ambiguity = apply_ambiguity_policy(raw_seqs, config.data.ambiguous, config.data.max_length)
     seqs = [check_sequence(raw_seqs[i], config.data.max_length) for i in kept]
     labels = [raw_labels[i] for i in kept]
+    raw_ids = dataset["id"] if "id" in dataset.column_names else None
+    ids = [str(raw_ids[i]) if raw_ids is not None else f"row {i + 1}" for i in kept]
+    columns = {c: dataset[_dataset_column(config, c)] for c in extra}
+    values = {c: [col[i] for i in kept] for c, col in columns.items()}
     excluded = 0
     if getattr(config.data, "exclude_from", None):
         held_out = excluded_sequences(config.data.exclude_from)
         keep = [i for i, s in enumerate(seqs) if s not in held_out]
         excluded = len(seqs) - len(keep)
-        seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
+        seqs, labels, ids = [seqs[i] for i in keep], [labels[i] for i in keep], [ids[i] for i in keep]
+        values = {c: [v[i] for i in keep] for c, v in values.items()}
         log.info("excluded %d rows whose sequence is in %s", excluded, config.data.exclude_from)
-    return SequenceRows(seqs, labels, lineage, ambiguity, excluded)
+    return SequenceRows(seqs, labels, lineage, ambiguity, excluded, values, ids)
 
 
 def read_unlabelled(config) -> tuple[list[str], dict]:

@@ -1,7 +1,8 @@
-"""Deterministic, seeded train/validation/test splits with duplicate control.
+"""Deterministic, seeded train/validation/test splits with duplicate control (``data.split: random``, the default).
 
 Classification splits are stratified by label; regression splits are stratified by quantile
-bins of the target (or a plain seeded shuffle with ``bins=0``).
+bins of the target (or a plain seeded shuffle with ``bins=0``). The other strategies (a split column, whole
+groups, clusters of near-duplicates, a source per split) are in :mod:`.strategies`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class SplitReport:
         sizes: Rows per split.
         class_counts: Per split, rows per label (regression: rows per target quantile bin).
         target_stats: Regression only: per split, ``{"mean", "std", "min", "max"}`` of the target.
+        strategy: ``data.split``: ``random``, ``column``, ``group`` or ``cluster``.
+        groups: Group and cluster splits: per split, its group names (clusters: the number of clusters).
+        origins: Per split, rows from each source (``source``, ``validation_source``, ``test_source``).
+        carved: Splits carved at random from the training rows (a split column or source gave the others).
     """
 
     policy: str
@@ -37,6 +42,10 @@ class SplitReport:
     sizes: dict[str, int] = field(default_factory=dict)
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     target_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    strategy: str = "random"
+    groups: dict[str, list[str] | int] = field(default_factory=dict)
+    origins: dict[str, dict[str, int]] = field(default_factory=dict)
+    carved: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Returns the report as a JSON-serialisable dict."""
@@ -131,7 +140,7 @@ def split_rows(sequences: list[str], labels: list[str], policy: str, val_fractio
         candidates, report.duplicate_rows_dropped, report.conflicting_sequences_dropped = deduplicate(sequences, labels)
     local = stratified_split([labels[i] for i in candidates], val_fraction, test_fraction, seed)
     splits = {name: [candidates[j] for j in ix] for name, ix in local.items()}
-    _count_overlap(report, splits, sequences)
+    count_overlap(report, splits, sequences)
     report.class_counts = {k: dict(sorted(Counter(labels[i] for i in v).items())) for k, v in splits.items()}
     return splits, report
 
@@ -189,17 +198,24 @@ def split_regression(sequences: list[str], targets: list[float], policy: str, va
         local = {"test": sorted(order[:n_test].tolist()), "validation": sorted(order[n_test:n_test + n_val].tolist()),
                  "train": sorted(order[n_test + n_val:].tolist())}
     splits = {name: [candidates[j] for j in ix] for name, ix in local.items()}
-    _count_overlap(report, splits, sequences)
+    count_overlap(report, splits, sequences)
     if strata:
         report.class_counts = {k: dict(sorted(Counter(strata[j] for j in ix).items())) for k, ix in local.items()}
-    for name, ix in splits.items():
-        v = np.asarray([float(targets[i]) for i in ix])
-        report.target_stats[name] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
-                                     "max": float(v.max())}
+    report.target_stats = target_stats(splits, targets)
     return splits, report
 
 
-def _count_overlap(report: SplitReport, splits: dict[str, list[int]], sequences: list[str]) -> None:
+def target_stats(splits: dict[str, list[int]], targets: list[float]) -> dict[str, dict[str, float]]:
+    """Per split, ``{"mean", "std", "min", "max"}`` of a regression target (empty splits left out)."""
+    out = {}
+    for name, ix in splits.items():
+        if ix:
+            v = np.asarray([float(targets[i]) for i in ix])
+            out[name] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max())}
+    return out
+
+
+def count_overlap(report: SplitReport, splits: dict[str, list[int]], sequences: list[str]) -> None:
     """Fills ``report.sizes`` and ``report.cross_split_duplicates`` (sequences found in more than one split)."""
     owners: dict[str, set[str]] = defaultdict(set)
     for name, ix in splits.items():

@@ -148,7 +148,7 @@ def class_scores(model, features, n_labels: int) -> np.ndarray:
 
 def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str], test_y: list[int],
                   labels: list[str], return_predictions: bool = False, val_seqs: list[str] | None = None,
-                  val_y: list[int] | None = None):
+                  val_y: list[int] | None = None, fixed_c: dict[str, float] | None = None):
     """Fits each baseline on the training split (``C`` chosen on validation) and scores it on the test split.
 
     Args:
@@ -161,11 +161,13 @@ def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str
             ``(n_test,)``, for paired comparisons (see ``workbench.evaluation.metrics.paired_difference_ci``).
         val_seqs: Validation sequences, shape ``(n_val,)``; without them every ``C`` is the baseline's default.
         val_y: Validation class indices, shape ``(n_val,)``.
+        fixed_c: Baseline name -> the ``C`` to fit with instead of choosing it on validation (``workbench
+            evaluate`` refits a run's baselines with the ``C`` the run chose).
 
     Returns:
         ``{baseline name: metrics dict (see workbench.evaluation.metrics.classification_metrics) + "seconds",
-        "C" and "val_accuracy" (None without a validation split)}``; with ``return_predictions``, the pair
-        ``(that dict, {baseline name: predictions})``.
+        "C" and "val_accuracy" (None without a validation split or with a fixed ``C``)}``; with
+        ``return_predictions``, the pair ``(that dict, {baseline name: predictions})``.
     """
     from .metrics import classification_metrics
 
@@ -175,7 +177,11 @@ def run_baselines(train_seqs: list[str], train_y: list[int], test_seqs: list[str
     val = (val_seqs, val_y) if val_seqs else None
     for name, baseline in baseline_models(width).items():
         start = time.perf_counter()
-        model, c, val_accuracy = fit_baseline(baseline, (train_seqs, train_y), val)
+        if (fixed_c or {}).get(name) is not None:
+            c, val_accuracy = fixed_c[name], None
+            model = baseline.make(c).fit(baseline.featurise(train_seqs), train_y)
+        else:
+            model, c, val_accuracy = fit_baseline(baseline, (train_seqs, train_y), val)
         features = baseline.featurise(test_seqs)
         predictions[name] = [int(p) for p in model.predict(features)]
         results[name] = classification_metrics(list(test_y), predictions[name], labels,
@@ -192,7 +198,7 @@ _ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def run_regression_baselines(train_seqs: list[str], train_y: list[float], test_seqs: list[str],
-                             test_y: list[float]) -> dict[str, dict]:
+                             test_y: list[float], return_predictions: bool = False):
     """Fits each regression baseline on the training split and scores it on the test split.
 
     Args:
@@ -200,9 +206,11 @@ def run_regression_baselines(train_seqs: list[str], train_y: list[float], test_s
         train_y: Training targets, shape ``(n_train,)``.
         test_seqs: Test sequences, shape ``(n_test,)``.
         test_y: Test targets, shape ``(n_test,)``.
+        return_predictions: Also return each baseline's predictions on the test split, shape ``(n_test,)``.
 
     Returns:
-        ``{baseline name: metrics dict (see workbench.evaluation.metrics.regression_metrics) + "seconds"}``.
+        ``{baseline name: metrics dict (see workbench.evaluation.metrics.regression_metrics) + "seconds"}``; with
+        ``return_predictions``, the pair ``(that dict, {baseline name: predictions})``.
     """
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
@@ -218,13 +226,16 @@ def run_regression_baselines(train_seqs: list[str], train_y: list[float], test_s
                          lambda seqs: _onehot_features(seqs, width)),
     }
     results: dict[str, dict] = {}
+    predictions: dict[str, list[float]] = {}
     for name, (model, featurise) in models.items():
         start = time.perf_counter()
         model.fit(featurise(train_seqs), train_y)
-        results[name] = regression_metrics(list(test_y), model.predict(featurise(test_seqs)).tolist())
+        predictions[name] = model.predict(featurise(test_seqs)).tolist()
+        results[name] = regression_metrics(list(test_y), predictions[name])
         results[name]["alpha"] = float(model[-1].alpha_)
         results[name]["seconds"] = time.perf_counter() - start
     mean = float(np.mean(train_y))
-    results["train_mean"] = regression_metrics(list(test_y), [mean] * len(test_y))
+    predictions["train_mean"] = [mean] * len(test_y)
+    results["train_mean"] = regression_metrics(list(test_y), predictions["train_mean"])
     results["train_mean"]["seconds"] = 0.0
-    return results
+    return (results, predictions) if return_predictions else results

@@ -6,6 +6,11 @@ validated, de-duplicated source rows is written to ``$WORKBENCH_HOME/frozen/<nam
 with ``v1.json`` beside it (fingerprint, rows, class counts, source fingerprint, time). Later re-tunes reuse the
 newest version; the challenger's config gets ``data.exclude_from`` pointed at it, so its rows (matched by sequence)
 are dropped before splitting. A file whose rows no longer match its recorded fingerprint is refused.
+
+Instead of a random carve-out, the frozen set may be the rows with given values of a source column
+(``retune.frozen_column`` / ``retune.frozen_values``, e.g. a lab's fixed validation plate), or given groups of it
+(``retune.frozen_pattern: chromosome`` with ``frozen_values: [chr8]``: a held-out chromosome), as
+:func:`frozen_mask` selects them.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class FrozenSet:
         class_counts: Rows per label (regression: per target quantile bin).
         source_fingerprint: Fingerprint of the source rows it was carved from.
         created: UTC time of carving.
+        how: ``random`` (stratified carve-out) or ``column=value[, value]`` (the rows with those values).
     """
 
     name: str
@@ -54,6 +60,7 @@ class FrozenSet:
     class_counts: dict
     source_fingerprint: str
     created: str
+    how: str = "random"
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (``path`` as a string)."""
@@ -98,8 +105,46 @@ def _strata(labels: list[str], task_type: str) -> list[str]:
     return [str(y) for y in labels]
 
 
+def frozen_mask(values: list, column: str, wanted: list[str], pattern: str | None = None) -> list[bool]:
+    """Which rows form a frozen set given by column values (or groups of them).
+
+    Args:
+        values: The column's value per row, ``(rows,)``.
+        column: ``retune.frozen_column``, for messages.
+        wanted: ``retune.frozen_values``: the values (or groups) whose rows are frozen.
+        pattern: ``retune.frozen_pattern``: None (the value itself), ``chromosome`` or a regular expression (as
+            ``data.group_pattern``; :func:`workbench.data.groups.group_keys`).
+
+    Returns:
+        ``(rows,)`` booleans.
+
+    Raises:
+        FrozenSetError: A wanted value is not in the column (the values found are named), or the rows it selects are
+            none or all of them.
+    """
+    from ..data.groups import CHROMOSOME, chromosome, group_keys
+    from ..data.splits import SplitError
+
+    try:
+        keys = group_keys(values, pattern, column)
+    except SplitError as exc:
+        raise FrozenSetError(str(exc).replace("data.group_pattern", "retune.frozen_pattern")) from None
+    want = {(chromosome(v) or v) if pattern == CHROMOSOME else str(v) for v in wanted}
+    found = set(keys)
+    missing = sorted(want - found)
+    if missing:
+        shown = sorted(found)[:30]
+        raise FrozenSetError(f"retune.frozen_values names {missing}, not found in column {column!r} (its values: "
+                             f"{shown}{' ...' if len(found) > 30 else ''}). Correct retune.frozen_values.")
+    mask = [k in want for k in keys]
+    if all(mask):
+        raise FrozenSetError(f"retune.frozen_values {sorted(want)} select every row of column {column!r}: nothing "
+                             "would be left to train on. Freeze fewer values.")
+    return mask
+
+
 def carve(name: str, sequences: list[str], labels: list, source_fingerprint: str, fraction: float, seed: int,
-          task_type: str = "classification") -> FrozenSet:
+          task_type: str = "classification", mask: list[bool] | None = None, how: str = "random") -> FrozenSet:
     """Carves and writes the next frozen-set version of ``name`` from validated source rows.
 
     Args:
@@ -110,18 +155,69 @@ def carve(name: str, sequences: list[str], labels: list, source_fingerprint: str
         fraction: Share of the de-duplicated rows taken, per label (or target quantile bin).
         seed: Seed of the sample.
         task_type: ``classification`` or ``regression``.
+        mask: Rows given as the frozen set (:func:`frozen_mask`) instead of a random carve-out; ``fraction`` and
+            ``seed`` are then unused.
+        how: Recorded beside the set: ``random`` or ``column=value, ...``.
 
     Returns:
         The new :class:`FrozenSet`.
 
     Raises:
-        FrozenSetError: A label would get no row (too few rows).
+        FrozenSetError: A label would get no row (too few rows), or the mask selects no de-duplicated row.
     """
     from ..data.splits import deduplicate
 
     keys = [str(y) for y in labels]
     kept, _, _ = deduplicate(sequences, keys)
-    strata = _strata([labels[i] for i in kept], task_type)
+    if mask is not None:
+        chosen = [i for i in kept if mask[i]]
+        if not chosen:
+            raise FrozenSetError(f"the frozen set {how} holds no usable row (after dropping repeats and conflicting "
+                                 "labels). Choose other retune.frozen_values.")
+    else:
+        chosen = _random_carve(kept, _strata([labels[i] for i in kept], task_type), fraction, seed)
+    rows = [(sequences[i], keys[i]) for i in chosen]
+    counts: dict[str, int] = defaultdict(int)
+    for s in _strata([labels[i] for i in chosen], task_type):
+        counts[s] += 1
+    previous = latest_frozen(name)
+    version = (previous.version + 1) if previous else 1
+    folder = frozen_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    frozen = FrozenSet(name, version, folder / f"v{version}.csv", dc.fingerprint_rows(rows), len(rows),
+                       dict(sorted(counts.items())), source_fingerprint,
+                       _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), how)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["sequence", "label"])
+    writer.writerows(rows)
+    _atomic_write(frozen.path, buffer.getvalue())
+    _atomic_write(folder / f"v{version}.json", json.dumps(frozen.to_dict(), indent=2) + "\n")
+    return frozen
+
+
+def carve_for(config, name: str, rows, source_fingerprint: str) -> FrozenSet:
+    """Carves the next frozen-set version as the run config's ``retune`` group says: the rows of
+    ``retune.frozen_values`` in ``retune.frozen_column`` (read into ``rows.extra``), else a random carve-out.
+
+    Args:
+        config: The sequence run config being re-tuned.
+        name: Registered model name.
+        rows: The source's :class:`~workbench.data.sources.SequenceRows` (with the frozen column in ``extra``).
+        source_fingerprint: The source lineage's fingerprint.
+
+    Raises:
+        FrozenSetError: See :func:`frozen_mask` and :func:`carve`.
+    """
+    r, column = config.retune, config.retune.frozen_column
+    mask = frozen_mask(rows.extra[column], column, r.frozen_values, r.frozen_pattern) if column else None
+    how = f"{column}={', '.join(r.frozen_values)}" if column else "random"
+    return carve(name, rows.sequences, rows.labels, source_fingerprint, r.frozen_fraction, r.frozen_seed,
+                 config.task.type, mask, how)
+
+
+def _random_carve(kept: list[int], strata: list[str], fraction: float, seed: int) -> list[int]:
+    """A stratified sample of ``fraction`` of the rows ``kept`` (``strata`` per kept row), sorted."""
     by_stratum: dict[str, list[int]] = defaultdict(list)
     for j, s in enumerate(strata):
         by_stratum[s].append(kept[j])
@@ -135,25 +231,7 @@ def carve(name: str, sequences: list[str], labels: list, source_fingerprint: str
             raise FrozenSetError(f"label {stratum!r} has {len(idx)} rows: too few to hold out {fraction:.0%} for the "
                                  "frozen evaluation set. Add rows or change retune.frozen_fraction.")
         chosen += idx[:take].tolist()
-    chosen.sort()
-    rows = [(sequences[i], keys[i]) for i in chosen]
-    counts: dict[str, int] = defaultdict(int)
-    for s in _strata([labels[i] for i in chosen], task_type):
-        counts[s] += 1
-    previous = latest_frozen(name)
-    version = (previous.version + 1) if previous else 1
-    folder = frozen_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    frozen = FrozenSet(name, version, folder / f"v{version}.csv", dc.fingerprint_rows(rows), len(rows),
-                       dict(sorted(counts.items())), source_fingerprint,
-                       _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["sequence", "label"])
-    writer.writerows(rows)
-    _atomic_write(frozen.path, buffer.getvalue())
-    _atomic_write(folder / f"v{version}.json", json.dumps(frozen.to_dict(), indent=2) + "\n")
-    return frozen
+    return sorted(chosen)
 
 
 def _atomic_write(path: Path, text: str) -> None:

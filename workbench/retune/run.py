@@ -128,7 +128,9 @@ def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, sta
     if cfg.task.type not in ("classification", "regression"):
         raise ValueError(f"re-tunes compare sequence models on a frozen set; task.type {cfg.task.type!r} is not one.")
     t = time.perf_counter()
-    rows = read_sequences(cfg.model_copy(update={"data": cfg.data.model_copy(update={"exclude_from": None})}))
+    column = cfg.retune.frozen_column
+    rows = read_sequences(cfg.model_copy(update={"data": cfg.data.model_copy(update={"exclude_from": None})}),
+                          (column,) if column else ())
     fingerprint = state["fingerprint"] = rows.lineage.fingerprint
     champion = find_version(name, "champion")
     state["champion"] = str(champion.version) if champion else None
@@ -158,8 +160,7 @@ def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, sta
                       "nothing trained (--force retrains)")
     frozen = None if new_frozen_set else fz.latest_frozen(name)
     if frozen is None:
-        frozen = fz.carve(name, rows.sequences, rows.labels, fingerprint, cfg.retune.frozen_fraction,
-                          cfg.retune.frozen_seed, cfg.task.type)
+        frozen = fz.carve_for(cfg, name, rows, fingerprint)
         log.info("carved frozen evaluation set v%d (%d rows) at %s", frozen.version, frozen.rows, frozen.path)
     state["frozen"] = frozen
     frozen_seqs, frozen_labels = frozen.load()

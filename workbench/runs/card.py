@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .split_card import leakage_lines, split_lines
+
 
 def fmt(value: Any, digits: int = 4) -> str:
     """A float with ``digits`` decimals; anything else as ``str``."""
@@ -96,7 +98,7 @@ fine-tuning workbench on {info['date']}.
 - duplicates policy `{dr['split']['policy']}`: {dr['split']['duplicate_rows_dropped']} repeated rows and
   {dr['split']['conflicting_sequences_dropped']} conflicting sequences dropped; sequences in more than one split:
   {dr['split']['cross_split_duplicates']}
-- split sizes {dr['split']['sizes']} ({split_how}, seed {cfg['data']['seed']}); fingerprint of rows used `{dr['rows_used_fingerprint']}`
+{split_lines(dr, cfg['data'], split_how)}; fingerprint of rows used `{dr['rows_used_fingerprint']}`{leakage_lines(dr)}
 {label_lines(dr)}{('- ' + info['citation']) if info.get('citation') else ''}
 
 ## Training

@@ -24,12 +24,17 @@ TASK_FILES: dict[str, tuple[str, ...]] = {}
 
 def write_json(path: Path, data: Any) -> None:
     """Writes JSON atomically (temp file in the same directory, then ``os.replace``)."""
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes text atomically: a temp file in the same directory, then ``os.replace`` (readers see the old file or
+    the new one, never a part)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, default=str)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

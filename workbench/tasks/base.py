@@ -35,6 +35,7 @@ class Prepared:
         report: The ``data`` section of ``metrics.json`` (JSON-serialisable).
         part: Split name -> the task's rows of that split (e.g. ``(sequences, targets)``).
         extra: Anything else the task keeps (labels, conversations, ...).
+        warnings: Sentences the user must see about the data (e.g. near-duplicates between the splits).
     """
 
     lineage: Any
@@ -42,6 +43,7 @@ class Prepared:
     report: dict
     part: dict[str, Any]
     extra: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class LazyModel:

@@ -28,11 +28,10 @@ class ClassificationTask(SequenceTask):
     demo_builder = "build_classification_demo"
     run_files = ("predictions.csv", "validation_predictions.csv", "confusion_matrix.png")
 
-    def split(self, sequences: list[str], labels: list):
-        from ..data.splits import split_rows
+    def split(self, sequences: list[str], labels: list, info):
+        from ..data.strategies import split_sequences
 
-        d = self.config.data
-        splits, report = split_rows(sequences, labels, d.duplicates, d.val_fraction, d.test_fraction, d.seed)
+        splits, report = split_sequences(sequences, labels, self.config.data, info)
         names = sorted(set(labels))
         for key in ("label_words", "label_names"):
             unknown = sorted(set(getattr(self.config.task, key)) - set(names))

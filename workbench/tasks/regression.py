@@ -50,13 +50,11 @@ class RegressionTask(SequenceTask):
     demo_builder = "build_regression_demo"
     run_files = ("predictions.csv", "regression_head.safetensors", "scatter.png")
 
-    def split(self, sequences: list[str], labels: list):
-        from ..data.splits import split_regression
+    def split(self, sequences: list[str], labels: list, info):
+        from ..data.strategies import split_sequences
 
-        d = self.config.data
         values = parse_targets(labels, self.config.columns.label)
-        splits, report = split_regression(sequences, values, d.duplicates, d.val_fraction, d.test_fraction, d.seed,
-                                          d.quantile_bins)
+        splits, report = split_sequences(sequences, labels, self.config.data, info, targets=values)
         part = {name: ([sequences[i] for i in ix], [values[i] for i in ix]) for name, ix in splits.items()}
         return part, splits, report, {}
 

@@ -15,8 +15,10 @@ import torch
 
 import data_connectors as dc
 
+from ..data.leakage import leakage_report, leakage_sentences
 from ..data.sequences import task_prompt
-from ..data.sources import read_sequences, sequence_mapping
+from ..data.sources import sequence_mapping
+from ..data.strategies import read_run_rows
 from ..runs import card
 from ..runs.run_dir import write_json
 from ..training.objective import BatchLoss, Objective
@@ -83,23 +85,41 @@ class SequenceTask(Task):
         """The (sequence, label) mapping the source is read with."""
         return sequence_mapping(self.config)
 
+    def read_and_split(self):
+        """Reads and validates the rows of every source (:func:`workbench.data.strategies.read_run_rows`) and splits
+        them by ``data.split``; ``workbench evaluate`` calls it to recover a finished run's training rows.
+
+        Returns:
+            ``(rows, part, splits, report, extra, sources)``: see :meth:`split`; ``rows`` the
+            :class:`~workbench.data.sources.SequenceRows` the indices refer to, ``sources`` the extra sources'
+            lineage.
+        """
+        rows, info, sources = read_run_rows(self.config)
+        part, splits, report, extra = self.split(rows.sequences, rows.labels, info)
+        return rows, part, splits, report, extra, sources
+
     def prepare(self, model) -> Prepared:
-        """Reads and validates the rows (:func:`workbench.data.sources.read_sequences`), then splits them."""
-        rows = read_sequences(self.config)
-        part, splits, report, extra = self.split(rows.sequences, rows.labels)
+        """Reads, validates and splits the rows (:meth:`read_and_split`), then reports leakage between the splits."""
+        d = self.config.data
+        rows, part, splits, report, extra, sources = self.read_and_split()
         fingerprint = dc.fingerprint_rows((rows.sequences[i], rows.labels[i]) for name in ("train", "validation", "test")
                                           for i in splits[name])
-        data_report = {"ambiguity": _asdict(rows.ambiguity), "split": report.to_dict(),
+        leak = leakage_report({name: part[name][0] for name in ("train", "validation", "test")}, d.leakage.k,
+                              {name: [rows.ids[i] for i in splits[name]] for name in splits}, d.leakage.examples)
+        data_report = {"ambiguity": _asdict(rows.ambiguity), "split": report.to_dict(), "leakage": leak.to_dict(),
                        "rows_used_fingerprint": fingerprint}
-        if self.config.data.exclude_from:
-            data_report["excluded"] = {"rows": rows.excluded, "file": self.config.data.exclude_from}
+        if sources:
+            data_report["sources"] = sources
+        if d.exclude_from:
+            data_report["excluded"] = {"rows": rows.excluded, "file": d.exclude_from}
         part, aside, labels_used = apply_label_fraction(part, self.config.train.label_fraction, self.config.train.seed)
         if labels_used:
             data_report["labels_used"] = labels_used
         if self.config.train.pretrain_steps:
             self.unlabelled, data_report["pretrain_phase"] = unlabelled_rows(self.config, part, aside)
         self.prompts = {name: [task_prompt(s, self.config.task) for s in part[name][0]] for name in part}
-        return Prepared(rows.lineage, fingerprint, data_report, part, extra)
+        return Prepared(rows.lineage, fingerprint, data_report, part, extra,
+                        warnings=leakage_sentences(data_report["leakage"], strategy=d.split))
 
     def adapt(self, data: Prepared, model, tokenizer, autocast, device: str) -> None:
         """The task-adaptive pretraining phase before the supervised one (``train.pretrain_steps``; else nothing)."""
@@ -107,9 +127,10 @@ class SequenceTask(Task):
             data.report["pretrain_phase"].update(adaptive_pretrain(
                 self.config, data.part["train"][0], self.unlabelled, model, tokenizer, autocast, device))
 
-    def split(self, sequences: list[str], labels: list):
+    def split(self, sequences: list[str], labels: list, info):
         """``(part, splits, report, extra)``: split name -> ``(sequences, targets)``, the row indices per split,
-        the :class:`~workbench.data.splits.SplitReport`, and task values kept in ``Prepared.extra``."""
+        the :class:`~workbench.data.splits.SplitReport`, and task values kept in ``Prepared.extra``; ``info`` is
+        the rows' :class:`~workbench.data.strategies.RowInfo` (origin, split column, group column)."""
         raise NotImplementedError
 
     def write_sequence_run(self, stage: Path, record, task_fields: dict, card_fields: dict, results: str,
