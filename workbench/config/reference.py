@@ -144,8 +144,8 @@ def table(field_rows: list[FieldRow]) -> str:
 
 
 def _code(text: str) -> str:
-    """A code span in a table cell (whitespace folded, pipes escaped)."""
-    return "`" + " ".join(str(text).split()).replace("|", "\\|") + "`"
+    """A code span in a table cell (whitespace folded; a pipe inside a code span does not split the cell)."""
+    return "`" + " ".join(str(text).split()) + "`"
 
 
 def _doc(model: type[BaseModel]) -> str:
