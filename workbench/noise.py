@@ -90,6 +90,7 @@ def apply_noise_filters() -> list[Noise]:
         else:
             logger = logging.getLogger(noise.where)
             if not any(isinstance(f, _DropMessages) for f in logger.filters):
-                logger.addFilter(_DropMessages([n.message for n in NOISE if n.kind == "log" and n.where == noise.where]))
+                same_logger = [n.message for n in NOISE if n.kind == "log" and n.where == noise.where]
+                logger.addFilter(_DropMessages(same_logger))
         installed.append(noise)
     return installed
