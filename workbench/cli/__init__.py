@@ -16,6 +16,7 @@ Run as::
     workbench models list | show | promote | rollback | log   # the registry
     workbench retune configs/splice.yaml             # champion/challenger re-tune; exit 0/3/4/5
     workbench serve --model splice@champion          # a registered version (export --model too)
+    workbench docs                                   # this documentation site on http://127.0.0.1:8000
 
 One module per concern registers its commands on :data:`app` (:mod:`workbench.cli.app`).
 """
@@ -23,7 +24,7 @@ One module per concern registers its commands on :data:`app` (:mod:`workbench.cl
 from __future__ import annotations
 
 # each module registers its commands on `app`; the import order is the order of `workbench --help`
-from . import train, predict, evaluate, serve, export, retune, models, tools  # noqa: F401,I001
+from . import train, predict, evaluate, serve, export, retune, models, tools, docs  # noqa: F401,I001
 from .app import app
 
 

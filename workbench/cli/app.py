@@ -2,8 +2,8 @@
 fail (a red ``error:`` line and exit 2), and ``RUN_DIR`` or ``--model NAME@REF``.
 
 The commands live beside this module, one module per concern (:mod:`.train`, :mod:`.predict`, :mod:`.evaluate`,
-:mod:`.serve`, :mod:`.export`, :mod:`.tools`, :mod:`.models`, :mod:`.retune`); :mod:`workbench.cli` imports them all so
-that each registers itself on :data:`app`.
+:mod:`.serve`, :mod:`.export`, :mod:`.tools`, :mod:`.models`, :mod:`.retune`, :mod:`.docs`); :mod:`workbench.cli`
+imports them all so that each registers itself on :data:`app`.
 """
 
 from __future__ import annotations
