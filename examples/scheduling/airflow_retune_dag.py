@@ -1,6 +1,6 @@
 """Airflow DAG: a nightly champion/challenger re-tune of the splice model with ``workbench retune``.
 
-The task's exit code is the workbench's (README, "Registry and scheduled re-tunes"): 0 unchanged or promoted
+The task's exit code is the workbench's (docs/data-teams/retunes.md): 0 unchanged or promoted
 (success), 3 challenger rejected and 4 another re-tune holds the lock (both: skipped, not failed), 5 failed (the task
 fails and is retried once). Copy this file into the DAGs folder and edit ``WORKBENCH_DIR`` and the config.
 

@@ -95,7 +95,7 @@ def test_classifier_route_is_for_classification_only():
 
 
 def test_splice_preset_spells_out_the_default_recipe(monkeypatch):
-    """configs/splice.yaml states the recipe that the sequence defaults give any new task (README, Default recipe)."""
+    """configs/splice.yaml states the recipe that the sequence defaults give any new task (docs/genome/recipe.md)."""
     monkeypatch.setenv("WAREHOUSE_URL", "sqlite:///x.db")
     preset = load_config(REPO / "configs" / "splice.yaml")
     default = validate_config({"name": "x", "source": {"kind": "files", "path": "x.csv"}})

@@ -1,6 +1,6 @@
 """Run config of the sequence tasks (``task.type`` classification and regression).
 
-The field defaults are the default recipe for a new sequence task (README, Default recipe).
+The field defaults are the default recipe for a new sequence task (docs/genome/recipe.md).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class SequenceModelConfig(ModelConfig):
     num_layers: int = Field(4, ge=0, description=(
         "Keep at most the first this many decoder layers of the base model (0 = all; a base model with fewer "
         "layers is used whole). The default recipe's 4 of SmolLM2's 30 trained as well as 8 or all 30 on the "
-        "splice task at a fraction of the cost (README, Default recipe); 0 is the GPU profile."))
+        "splice task at a fraction of the cost (docs/genome/recipe.md); 0 is the GPU profile."))
 
 
 class SequenceLoRAConfig(LoRAConfig):
@@ -102,7 +102,7 @@ class SequenceLoRAConfig(LoRAConfig):
 
     r: int = Field(64, gt=0, description=(
         "LoRA rank r. The default recipe's 64 beat 16 on the splice task (test accuracy 0.968 vs 0.957 with the "
-        "same 4 layers, mean pooling and 8 epochs; README, Default recipe)."))
+        "same 4 layers, mean pooling and 8 epochs; docs/genome/recipe.md)."))
     lora_alpha: int = Field(128, gt=0, description="LoRA scaling numerator (scale = lora_alpha / r).")
 
 
@@ -167,7 +167,7 @@ class SequenceTrainConfig(TrainConfig):
     """Optimisation of a sequence run. The default recipe plans 16 epochs capped at 1,800 optimiser steps (the
     training length follows from the data and the config, never from the clock), stops after 6 evaluations without
     a better validation score, and keeps the average of the 3 best evaluations' weights where that validates at
-    least as well as they do (README, Default recipe; benchmarks/results/splice_recipes.md)."""
+    least as well as they do (docs/genome/recipe.md; benchmarks/results/splice_recipes.md)."""
 
     epochs: float = Field(16.0, gt=0, description=(
         "Passes over the training split (fractions allowed); with reverse-complement augmentation one epoch covers "
@@ -200,7 +200,7 @@ class SequenceTrainConfig(TrainConfig):
 class RunConfig(RunBase):
     """One sequence run (classification or regression): connect -> split -> train -> evaluate -> save.
 
-    The field defaults are the default recipe for a new sequence task (README, Default recipe).
+    The field defaults are the default recipe for a new sequence task (docs/genome/recipe.md).
     """
 
     model: SequenceModelConfig = Field(default_factory=SequenceModelConfig)
