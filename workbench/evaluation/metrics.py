@@ -69,17 +69,39 @@ def bootstrap_ci(y_true: list[int], y_pred: list[int], n_resamples: int = 1000, 
     Returns:
         ``{"accuracy": [low, high], "mcc": [low, high]}``; empty dict for an empty split.
     """
-    from sklearn.metrics import matthews_corrcoef
-
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if len(t) == 0:
         return {}
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(t), size=(n_resamples, len(t)))  # (n_resamples, rows)
     acc = (t[idx] == p[idx]).mean(axis=1)
-    mcc = np.array([matthews_corrcoef(t[i], p[i]) if len(set(t[i]) | set(p[i])) > 1 else 0.0 for i in idx])
+    mcc = _mcc_per_resample(t[idx], p[idx])
     q = [(1 - level) / 2, (1 + level) / 2]
     return {"accuracy": np.quantile(acc, q).round(4).tolist(), "mcc": np.quantile(mcc, q).round(4).tolist()}
+
+
+def _mcc_per_resample(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Matthews correlation of each row of ``t`` against the same row of ``p``, all rows at once.
+
+    The same arithmetic as :func:`sklearn.metrics.matthews_corrcoef` (multiclass form, Gorodkin 2004) on each row's
+    confusion matrix; every intermediate is an exact integer in float64, so the values equal sklearn's bit for bit
+    (0.0 where a row has one class only). ``t``, ``p``: class indices, shape ``(n_resamples, rows)``; returns shape
+    ``(n_resamples,)``.
+    """
+    k = int(max(t.max(), p.max())) + 1
+    r = t.shape[0]
+    codes = (np.arange(r)[:, None] * k * k + t * k + p).ravel()
+    confusion = np.bincount(codes, minlength=r * k * k).reshape(r, k, k)  # (n_resamples, true, predicted)
+    t_sum = confusion.sum(axis=2, dtype=np.float64)
+    p_sum = confusion.sum(axis=1, dtype=np.float64)
+    n_correct = np.trace(confusion, axis1=1, axis2=2).astype(np.float64)
+    n_samples = p_sum.sum(axis=1)
+    cov_ytyp = n_correct * n_samples - (t_sum * p_sum).sum(axis=1)
+    cov_ypyp = n_samples ** 2 - (p_sum * p_sum).sum(axis=1)
+    cov_ytyt = n_samples ** 2 - (t_sum * t_sum).sum(axis=1)
+    denominator = cov_ypyp * cov_ytyt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator == 0, 0.0, cov_ytyp / np.sqrt(denominator))
 
 
 def paired_difference_ci(y_true, pred_a, pred_b, fn=None, n_resamples: int = 1000, seed: int = 0,
