@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--rss-rows", type=int, default=0)
     parser.add_argument("--label", default="")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results",
+                        help="Directory of inference_speed.json and .md (default: benchmarks/results).")
     args = parser.parse_args()
     if not args.run_dir and not args.tiny:
         parser.error("give --run-dir RUN_DIR or --tiny")
@@ -139,7 +141,7 @@ def main() -> None:
                   + [f"peak RSS of the one-process job on {r['rows']:,} rows: {r['peak_rss_mib']} MiB"
                      for r in rows if r.get("peak_rss_mib")]}
         print(json.dumps(result, indent=1), flush=True)
-        update_results(key, result)
+        update_results(key, result, args.results)
 
     save()
     if args.rss_rows:

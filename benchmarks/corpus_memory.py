@@ -17,12 +17,13 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -50,13 +51,14 @@ print(json.dumps(out))
 """
 
 
-def synthetic(path: Path, scale: int) -> Path:
-    """Writes ``scale`` mutated copies of the chr2 stretch as one gzip FASTA (streamed: one line at a time)."""
+def synthetic(path: Path, scale: int, genome: Path = GENOME) -> Path:
+    """Writes ``scale`` mutated copies of the chr2 stretch (or ``genome``) as one gzip FASTA (streamed: one line at a
+    time)."""
     if path.is_file():
         return path
     rng = random.Random(0)
     tmp = path.with_suffix(".partial")
-    with gzip.open(GENOME, "rt") as source:
+    with gzip.open(genome, "rt") as source:
         lines = [line.strip() for line in source if not line.startswith(">")]
     with gzip.open(tmp, "wt", compresslevel=1) as out:
         for record in range(scale):
@@ -78,20 +80,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=50)
     parser.add_argument("--tmp", default="/tmp/corpus_memory")
+    parser.add_argument("--genome", type=Path, default=GENOME,
+                        help="gzip FASTA to tile and to copy into the synthetic one (default: the chr2 stretch).")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "corpus_memory",
+                        help="Path stem of the JSON and Markdown results (default benchmarks/results/corpus_memory).")
     args = parser.parse_args()
     tmp = Path(args.tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    big = synthetic(tmp / f"synthetic_x{args.scale}.fa.gz", args.scale)
+    big = synthetic(tmp / f"synthetic_x{args.scale}.fa.gz", args.scale, args.genome)
     made = time.perf_counter() - start
-    rows = {"imports only": measure(GENOME, tmp / "store-import", only_import=True),
-            "chr2:1-2,333,275 (2.3 Mb)": measure(GENOME, tmp / f"store-{time.time_ns()}"),
+    real = "chr2:1-2,333,275 (2.3 Mb)" if args.genome == GENOME else args.genome.name
+    rows = {"imports only": measure(args.genome, tmp / "store-import", only_import=True),
+            real: measure(args.genome, tmp / f"store-{time.time_ns()}"),
             f"synthetic, {args.scale} x larger": measure(big, tmp / f"store-{time.time_ns()}")}
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     result = {"command": " ".join(["python benchmarks/corpus_memory.py", *sys.argv[1:]]), "machine": cpu,
               "synthetic_file_mb": big.stat().st_size / 1e6, "synthetic_seconds": made, "rows": rows}
-    out = HERE / "results" / "corpus_memory"
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Peak memory of streaming a pretraining corpus", "",
              f"Written by `{result['command']}` on {cpu} (shared with three other sessions). Each row is a fresh "
@@ -103,7 +110,7 @@ def main() -> None:
         windows = "/".join(str(v) for v in r["windows"].values()) if "windows" in r else "–"
         lines.append(f"| {name} | {r.get('bases', 0):,} | {windows} | {r.get('tile_seconds', 0):.0f} | "
                      f"{r.get('read_seconds_2000_batches', 0):.1f} | {r['peak_rss_mb']:.0f} |")
-    a, b = rows["chr2:1-2,333,275 (2.3 Mb)"], rows[f"synthetic, {args.scale} x larger"]
+    a, b = rows[real], rows[f"synthetic, {args.scale} x larger"]
     lines += ["", f"Peak RSS grew by {round(b['peak_rss_mb'] - a['peak_rss_mb']) + 0:+d} MB for {b['bases'] / a['bases']:.0f} "
               f"times the bases (imports alone: {rows['imports only']['peak_rss_mb']:.0f} MB): reading and tiling "
               "hold one line, one window and one batch of 4,096 windows for the Markov counts, whatever the size."]

@@ -58,6 +58,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
@@ -371,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "benchmarks/engine_cpu.py", *(argv if argv is not None else sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"{_cpu_model()}", "model": f"{base.name} ({base.path})",
+                   f"{cpu_model()}", "model": f"{base.name} ({base.path})",
         "settings": {k: getattr(args, k) for k in ("backends", "batch_size", "steps", "warmup", "repeats", "threads",
                                                   "r", "lora_alpha", "first_layer", "max_seq_length", "peak_n", "peak_reps")},
         "order": order, "versions": {**next(iter(runs.values()))[0]["versions"],
@@ -403,16 +405,6 @@ def main(argv: list[str] | None = None) -> int:
     if report.get("warning"):
         print("warning:", report["warning"])
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="Where the runs go (default $WORKBENCH_HOME/bench/genome_lm).")
     parser.add_argument("--list", action="store_true", help="Print every row id and its command.")
     parser.add_argument("--report", action="store_true", help="Write benchmarks/results/genome_lm.{jsonl,md}.")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "genome_lm",
+                        help="With --report: path stem of the JSON-lines and Markdown results "
+                             "(default benchmarks/results/genome_lm).")
     args = parser.parse_args(argv)
     root = out_root(args)
     if args.list:
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.report:
         from genome_lm_report import write_report
 
-        write_report(root, rows(root), HERE / "results" / "genome_lm")
+        write_report(root, rows(root), args.results)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ Run as::
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
+
+from machine import cpu_model
 
 
 def _load(run: Path) -> dict:
@@ -109,8 +110,7 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
 
 
 def _machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
+    cpu = cpu_model()
     import os
 
     return f"{cpu}, {os.cpu_count()} cores, shared with three other sessions (load average 10-14 during the runs)"

@@ -43,14 +43,23 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores ({isa}), Python {platform.python_version()}{gpu}"
 
 
-def update_results(key: str, value: dict) -> dict:
-    """Sets ``key`` in ``inference_speed.json`` (keeping the other parts) and rewrites the Markdown note."""
-    path = RESULTS / "inference_speed.json"
+def update_results(key: str, value: dict, results: Path = RESULTS) -> dict:
+    """Sets ``key`` in ``inference_speed.json`` (keeping the other parts) and rewrites the Markdown note.
+
+    Args:
+        key: The part to set, e.g. ``mutagenesis_fp32`` or ``batch``.
+        value: Its figures.
+        results: Directory of ``inference_speed.json`` and ``inference_speed.md`` (default: benchmarks/results).
+
+    Returns:
+        Every part of the JSON file after the update.
+    """
+    path = results / "inference_speed.json"
     data = json.loads(path.read_text()) if path.is_file() else {}
     data[key] = value
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1) + "\n")
-    (RESULTS / "inference_speed.md").write_text(report(data))
+    (results / "inference_speed.md").write_text(report(data))
     return data
 
 
@@ -123,6 +132,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="Directory of inference_speed.json and .md (default: benchmarks/results).")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     task = json.loads((args.run_dir / "task.json").read_text())
@@ -131,7 +142,7 @@ def main() -> None:
                   machine=machine(), date=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                   command=" ".join(["python", "benchmarks/inference_speed.py", *sys.argv[1:]]))
     print(json.dumps(result, indent=1))
-    update_results(f"mutagenesis_{args.precision}", result)
+    update_results(f"mutagenesis_{args.precision}", result, args.results)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 Run as::
 
     python benchmarks/leakage_index.py          # -> benchmarks/results/leakage_index.{json,md}
+    python benchmarks/leakage_index.py --rows 2000 --out /tmp/leakage_index   # a smaller check, elsewhere
 
 Windows: 100,000 start positions drawn at random (seed 0) in the first 2.33 Mb of human chr2
 (/work/shared/data/genome/hg38_chr2_1-2333275.fa.gz; GRCh38, soft-masked, upper-cased here; windows with N left out),
@@ -16,6 +17,7 @@ times (one thread) close to them.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -25,6 +27,8 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+
+from machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
 GENOME = Path(os.environ.get("GENOME_FA", HERE.parent.parent / "shared" / "data" / "genome" /
@@ -91,8 +95,22 @@ def quickstart_split() -> tuple[dict[str, list[str]], float]:
     return {name: part[name][0] for name in ("train", "validation", "test")}, time.perf_counter() - start
 
 
-def main() -> dict:
-    """Measures every case and writes the JSON and Markdown results."""
+def main(argv: list[str] | None = None) -> dict:
+    """Measures every case and writes the JSON and Markdown results.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``): ``--rows`` (genome windows and random rows of the
+            two large cases, 100,000) and ``--out`` (path stem of the results, benchmarks/results/leakage_index).
+
+    Returns:
+        The results written to ``OUT.json``.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000,
+                        help="Genome windows and random rows of 200 nt in each of the two large cases.")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "leakage_index",
+                        help="Path stem of the JSON and Markdown results (default benchmarks/results/leakage_index).")
+    args = parser.parse_args(argv)
     import numpy as np
 
     import workbench  # noqa: F401  (offline defaults)
@@ -106,9 +124,10 @@ def main() -> dict:
                   "report_seconds": seconds, "peak_mib": peak, "read_and_split_seconds": read_seconds,
                   "test_rows_sharing_a_20mer_with_train": report.pairs["train~test"]["near"]["test"]})
     rng = np.random.default_rng(0)
-    for name, rows in (("100,000 overlapping windows of 200 nt (hg38 chr2 stretch)", genome_windows()),
-                       ("100,000 random rows of 200 nt", ["".join(r) for r in rng.choice(list("ACGT"),
-                                                                                            size=(100_000, 200))])):
+    n = args.rows
+    for name, rows in ((f"{n:,} overlapping windows of 200 nt (hg38 chr2 stretch)", genome_windows(n)),
+                       (f"{n:,} random rows of 200 nt", ["".join(r) for r in rng.choice(list("ACGT"),
+                                                                                        size=(n, 200))])):
         splits = _splits(rows)
         seconds, peak, report = _timed(lambda: leakage_report(splits, 20))
         comp_seconds, comp_peak, components = _timed(lambda: kmer_components(rows, 20), repeats=1)
@@ -117,11 +136,12 @@ def main() -> dict:
                       "test_rows_sharing_a_20mer_with_train": report.pairs["train~test"]["near"]["test"],
                       "components_seconds": comp_seconds, "components_peak_mib": comp_peak,
                       "clusters": int(len(sizes)), "largest_cluster_rows": int(sizes.max())})
-    result = {"command": "python benchmarks/leakage_index.py", "machine": f"{platform.machine()}, "
-              f"{os.cpu_count()} cores, {_cpu()}", "python": sys.version.split()[0], "cases": cases,
+    command = " ".join(["python benchmarks/leakage_index.py", *(sys.argv[1:] if argv is None else argv)])
+    result = {"command": command, "machine": f"{platform.machine()}, "
+              f"{os.cpu_count()} cores, {cpu_model()}", "python": sys.version.split()[0], "cases": cases,
               "date": time.strftime("%Y-%m-%d %H:%M")}
-    out = HERE / "results" / "leakage_index.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| case | rows | leakage report, s CPU (s wall) | peak MiB | test rows sharing a 20-mer with train | "
              "cluster split: components s CPU (s wall) / clusters / largest |", "|---|---|---|---|---|---|"]
     for c in cases:
@@ -132,17 +152,11 @@ def main() -> dict:
                      f"{c['test_rows_sharing_a_20mer_with_train']:,} | {comp} |")
     note = (f"Quickstart: reading and splitting the source took {cases[0]['read_and_split_seconds']:.1f} s and the "
             f"report {cases[0]['report_seconds']['wall']:.2f} s, against a run of about 14 min.")
-    (HERE / "results" / "leakage_index.md").write_text(
+    args.out.with_suffix(".md").write_text(
         f"# Leakage report cost\n\nCommand: `{result['command']}` ({result['date']})\n\nMachine: {result['machine']} "
         "(shared with other jobs while measured: times are upper bounds)\n\n" + "\n".join(lines) + f"\n\n{note}\n")
     print(json.dumps(result, indent=2))
     return result
-
-
-def _cpu() -> str:
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 if __name__ == "__main__":

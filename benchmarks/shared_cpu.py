@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
@@ -179,7 +181,7 @@ def main() -> None:
     for s in settings:
         parse_setting(s)
     order = [s for r in range(args.repeats) for s in (settings if r % 2 == 0 else settings[::-1])]
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}"
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in order:
@@ -196,16 +198,6 @@ def main() -> None:
                   f"--settings {','.join(settings)} --steps {args.steps} --repeats {args.repeats}`\n\n"
                   + table(rows, machine))
     print(md.read_text())
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

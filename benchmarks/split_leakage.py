@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results" / "split_leakage.jsonl"
@@ -74,19 +76,13 @@ def run(task: str, split: str, seed: int, results: Path) -> dict:
            "class_counts": data["split"]["class_counts"], "groups": data["split"].get("groups"),
            "leakage": data["leakage"], "steps": tr["steps"], "train_seconds": tr["seconds"],
            "precision": tr["precision"], "backend": tr["backend"], "run_seconds": time.perf_counter() - start,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_cpu()}",
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
            "date": time.strftime("%Y-%m-%d %H:%M")}
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(results, "a") as handle:
         handle.write(json.dumps(row) + "\n")
     print(json.dumps({k: row[k] for k in ("task", "split", "seed", "test_accuracy", "sizes")}))
     return row
-
-
-def _cpu() -> str:
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 def _leak(row: dict) -> str:

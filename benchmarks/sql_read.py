@@ -111,6 +111,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL))
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="Directory of sql_read.json and sql_read.md (default: benchmarks/results).")
     args = parser.parse_args()
     table = ensure_table(args.url, args.rows)
     results = []
@@ -127,8 +129,9 @@ def main() -> None:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "url": args.url.split("@")[-1],
             "command": f"python benchmarks/sql_read.py --rows {args.rows}"}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sql_read.json").write_text(json.dumps({"meta": meta, "results": results, "ratios": ratios}, indent=2))
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "sql_read.json").write_text(json.dumps({"meta": meta, "results": results, "ratios": ratios},
+                                                           indent=2))
     header = "| rows | reader | seconds | rows/s | peak RSS (MB) | RSS after imports (MB) | growth during read (MB) |"
     lines = [header, "|" + "---|" * 7]
     for r in results:
@@ -140,7 +143,7 @@ def main() -> None:
                  f"peak RSS {ratios['peak_rss_connector_over_pandas']}, growth during read "
                  f"{ratios['read_growth_connector_over_pandas']}.")
     table_md = "\n".join(lines)
-    (RESULTS / "sql_read.md").write_text(f"# SQL read benchmark\n\n`{meta['command']}` on {meta['date']} "
+    (args.results / "sql_read.md").write_text(f"# SQL read benchmark\n\n`{meta['command']}` on {meta['date']} "
                                          f"({meta['machine']}, Python {meta['python']}, PostgreSQL at "
                                          f"{meta['url']}).\n\n{table_md}\n")
     print(table_md)
