@@ -15,7 +15,6 @@ Every connector's batches go through :func:`materialize`, which
 from __future__ import annotations
 
 import hashlib
-import heapq
 import os
 import uuid
 import warnings
@@ -23,8 +22,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .base import ID, LABEL, SEQUENCE, ColumnMapping, Extract, Lineage, check_columns
-from .checks import RowChecks, hash_lines, string_column
+from .checks import RowChecks, string_column
 from .errors import ConnectorError, DataWarning
+from .sampling import RowSampler, take_rows
 
 
 def cache_dir() -> Path:
@@ -81,8 +81,7 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
     out_names = [SEQUENCE, LABEL] + ([ID] if id_column else []) + keep
     sources = [columns.sequence, columns.label] + ([id_column] if id_column else []) + keep  # one per out name
     schema = pa.schema([(name, pa.string()) for name in out_names])
-    directory = cache_dir()
-    partial = directory / f".partial-{uuid.uuid4().hex}.arrow"
+    partial = cache_dir() / f".partial-{uuid.uuid4().hex}.arrow"
     made: list[Path] = [partial]
     try:
         with open_extract(wanted) as extract:
@@ -90,58 +89,14 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
             check_columns(extract.columns, columns, where, [c for c in wanted if c not in (columns.sequence,
                                                                                                columns.label)])
             checks = RowChecks(where, id_column, text=columns.text)
-            fraction = getattr(sample, "fraction", None)
-            threshold = int(fraction * 2**64) if fraction is not None else None
-            seed = getattr(sample, "seed", 0) if sample is not None else 0
-            reservoir: list[tuple[int, int]] = []  # (-hash, written row index) for sample.n
-            sample_n = getattr(sample, "n", None)
-            with pa.ipc.new_stream(str(partial), schema) as writer:
-                for batch in extract.batches:
-                    if limit is not None and checks.source_rows >= limit:
-                        break
-                    if limit is not None and checks.source_rows + batch.num_rows > limit:
-                        batch = batch.slice(0, limit - checks.source_rows)
-                    cols = {name: string_column(batch.column(batch.schema.get_field_index(src)), src)
-                            for name, src in zip(out_names, sources)}
-                    table = pa.table(cols, schema=schema)
-                    table = checks.nulls(table, drop=nulls == "drop")
-                    if threshold is not None or sample_n is not None:
-                        hashes = hash_lines(table, seed)
-                        if threshold is not None:
-                            table = table.filter(pa.array([h < threshold for h in hashes]))
-                        else:
-                            base = checks.rows
-                            for i, h in enumerate(hashes):
-                                item = (-h, base + i)
-                                if len(reservoir) < sample_n:
-                                    heapq.heappush(reservoir, item)
-                                elif item > reservoir[0]:
-                                    heapq.heapreplace(reservoir, item)
-                    checks.accept(table)
-                    for part in table.to_batches():
-                        writer.write_batch(part)
-                    if progress is not None:
-                        progress(checks.source_rows)
+            sampler = RowSampler(sample)
+            _write_partial(extract.batches, partial, schema, list(zip(out_names, sources)), checks, sampler,
+                           limit, nulls, progress)
             checks.raise_for_nulls(nulls)
-            if sample_n is not None:
-                partial = _take_rows(partial, sorted(i for _, i in reservoir), schema, checks, made)
-            if checks.rows == 0:
-                detail = ("the source returned no rows. Check the query, path or filters." if checks.source_rows == 0
-                          else f"no row is left of {checks.source_rows} read (NULL policy / sample). Loosen them.")
-                raise ConnectorError(f"{where}: {detail}")
-            extra = _evaluate(extract.extra)
-            messages = list(extra.pop("warnings", [])) + checks.finish(partial)
-            fingerprint = checks.fingerprint()
-            layout = hashlib.sha256(",".join(out_names).encode()).hexdigest()[:6]  # same rows, other columns
-            final = directory / f"{kind}-{fingerprint[:16]}-{checks.rows}-{layout}.arrow"
-            os.replace(partial, final)
-            made.clear()
-            extra = {**extra, "source_rows": checks.source_rows, "limit": limit,
-                     "sample": sample.model_dump() if hasattr(sample, "model_dump") else sample,
-                     "nulls": nulls, "dropped_null_rows": checks.null_rows if nulls == "drop" else 0,
-                     "label_counts": checks.label_counts(), "warnings": messages, "cache_file": final.name}
-            lineage = Lineage(kind=kind, location=extract.location, query=extract.query, rows=checks.rows,
-                              columns=list(extract.columns), fingerprint=fingerprint, extra=extra)
+            if sampler.n is not None:
+                partial = take_rows(partial, sampler.indices(), schema, checks, made)
+            final, lineage, messages = _publish(kind, extract, partial, out_names, checks, made,
+                                                limit=limit, sample=sample, nulls=nulls)
     finally:
         for path in made:
             path.unlink(missing_ok=True)
@@ -150,6 +105,82 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
     import datasets
 
     return datasets.Dataset.from_file(str(final)), lineage
+
+
+def _write_partial(batches, partial: Path, schema, names: list[tuple[str, str]], checks: RowChecks,
+                   sampler: RowSampler, limit: int | None, nulls: str, progress: Callable[[int], None] | None) -> None:
+    """Streams the source's batches into the partial Arrow file: ``limit``, strings, NULL policy, sample, checks.
+
+    Args:
+        batches: The extract's record batches.
+        partial: The partial file to write.
+        schema: The output schema (every column a string).
+        names: ``(output column, source column)`` pairs.
+        checks: The running row checks (counts, fingerprint, labels, alphabet).
+        sampler: The ``sample.fraction`` filter or ``sample.n`` reservoir.
+        limit: Read at most this many source rows.
+        nulls: ``"error"`` or ``"drop"``.
+        progress: Called with the number of source rows read after each batch.
+    """
+    import pyarrow as pa
+
+    with pa.ipc.new_stream(str(partial), schema) as writer:
+        for batch in batches:
+            if limit is not None and checks.source_rows >= limit:
+                break
+            if limit is not None and checks.source_rows + batch.num_rows > limit:
+                batch = batch.slice(0, limit - checks.source_rows)
+            cols = {name: string_column(batch.column(batch.schema.get_field_index(src)), src)
+                    for name, src in names}
+            table = pa.table(cols, schema=schema)
+            table = checks.nulls(table, drop=nulls == "drop")
+            table = sampler.apply(table, checks.rows)
+            checks.accept(table)
+            for part in table.to_batches():
+                writer.write_batch(part)
+            if progress is not None:
+                progress(checks.source_rows)
+
+
+def _publish(kind: str, extract: Extract, partial: Path, out_names: list[str], checks: RowChecks, made: list[Path],
+             *, limit: int | None, sample: Any, nulls: str) -> tuple[Path, Lineage, list[str]]:
+    """Finishes the checks, renames the partial file to its content-addressed name and builds the lineage.
+
+    Args:
+        kind: Connector kind.
+        extract: The opened source (location, query, columns, lazy extra facts).
+        partial: The complete partial file, in the cache directory.
+        out_names: The output column names (part of the file name's layout hash).
+        checks: The row checks of the written rows.
+        made: Files to delete on failure; emptied once the file is renamed.
+        limit: ``limit`` as given to :func:`materialize`.
+        sample: ``sample`` as given to :func:`materialize`.
+        nulls: ``nulls`` as given to :func:`materialize`.
+
+    Returns:
+        ``(final, lineage, messages)``: the cache file, the :class:`Lineage`, and the warnings to show.
+
+    Raises:
+        ConnectorError: No row was read, or none is left after the NULL policy and the sample.
+    """
+    if checks.rows == 0:
+        detail = ("the source returned no rows. Check the query, path or filters." if checks.source_rows == 0
+                  else f"no row is left of {checks.source_rows} read (NULL policy / sample). Loosen them.")
+        raise ConnectorError(f"{checks.where}: {detail}")
+    extra = _evaluate(extract.extra)
+    messages = list(extra.pop("warnings", [])) + checks.finish(partial)
+    fingerprint = checks.fingerprint()
+    layout = hashlib.sha256(",".join(out_names).encode()).hexdigest()[:6]  # same rows, other columns
+    final = partial.with_name(f"{kind}-{fingerprint[:16]}-{checks.rows}-{layout}.arrow")
+    os.replace(partial, final)
+    made.clear()
+    extra = {**extra, "source_rows": checks.source_rows, "limit": limit,
+             "sample": sample.model_dump() if hasattr(sample, "model_dump") else sample,
+             "nulls": nulls, "dropped_null_rows": checks.null_rows if nulls == "drop" else 0,
+             "label_counts": checks.label_counts(), "warnings": messages, "cache_file": final.name}
+    lineage = Lineage(kind=kind, location=extract.location, query=extract.query, rows=checks.rows,
+                      columns=list(extract.columns), fingerprint=fingerprint, extra=extra)
+    return final, lineage, messages
 
 
 def _evaluate(extra: dict) -> dict:
@@ -162,25 +193,6 @@ def _evaluate(extra: dict) -> dict:
         else:
             out[key] = value
     return out
-
-
-def _take_rows(path: Path, indices: list[int], schema, checks: RowChecks, made: list[Path]) -> Path:
-    """Rewrites the partial file keeping only ``indices`` (the ``sample.n`` rows), re-running the checks."""
-    import pyarrow as pa
-
-    source = pa.ipc.open_stream(pa.memory_map(str(path))).read_all()
-    target = path.with_name(f".partial-{uuid.uuid4().hex}.arrow")
-    made.append(target)
-    checks.reset()
-    with pa.ipc.new_stream(str(target), schema) as writer:
-        for start in range(0, len(indices), 50_000):
-            part = source.take(pa.array(indices[start:start + 50_000], pa.int64()))
-            checks.accept(part)
-            for batch in part.to_batches():
-                writer.write_batch(batch)
-    del source
-    path.unlink(missing_ok=True)
-    return target
 
 
 def preview_table(extract_cm, n: int):

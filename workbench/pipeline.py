@@ -90,40 +90,21 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
     the test evaluation and writes the run directory, and the other ranks return a :class:`RunResult` with the
     same ``run_dir`` and empty metrics once rank 0 has finished.
     """
-    from .models.lora import LoRASpec, load_lora_model
-
     start, cpu_start = time.perf_counter(), time.process_time()
     task = get_task(config.task.type)(config)
     tcfg = config.train
     world = dist.init()
     if world > 1 and dry_run:
         raise ValueError("a dry run measures one process: run it without --nproc (or torchrun).")
-    if world > 1:  # Unsloth's open-source release trains on one device only
-        backend, reason = "peft", (f"data-parallel over {world} processes: Unsloth does not run data-parallel, "
-                                   "so N > 1 trains through transformers + PEFT")
-        if tcfg.backend == "unsloth" and dist.is_main():
-            log.warning("train.backend=unsloth: %s", reason)
-    else:
-        backend, reason = select_backend(tcfg.backend)  # before transformers is imported (Unsloth patches it)
+    backend, reason = _choose_backend(tcfg.backend, world)
     threads = set_threads(tcfg.threads or max(1, (os.cpu_count() or 1) // dist.local_world_size()))
     seed_everything(tcfg.seed)
-    model = LazyModel(config.model.base_model, lambda base: load_lora_model(
-        base.path, LoRASpec(**config.lora.model_dump()), backend, tcfg.seed, task.max_seq_length(),
-        num_layers=getattr(config.model, "num_layers", 0)))
-    with dist.main_first():  # rank 0 converts the base model into the shared store; the others then read it
-        data = task.prepare(model)
-        peft_model, tokenizer = model.get()
-    partial = None if dry_run else partial_dir(config.output_dir, config.name)
-    if partial is not None and dist.is_main():
-        check_partial(partial, saved_config(config), data.fingerprint, resume, tcfg.save_every)
-    dist.barrier()
+    model, data, peft_model, tokenizer = _load_and_prepare(config, task, backend)
+    partial = _check_partial(config, data, resume, dry_run)
     autocast = resolve_precision(tcfg.precision)
     objective = task.objective(data, peft_model, tokenizer, autocast, device_name())
     if dry_run:
-        report = estimate(objective, batch_size=tcfg.batch_size, epochs=tcfg.epochs, eval_every=tcfg.eval_every,
-                          max_steps=tcfg.max_steps)
-        log.info("dry run finished in %.0f s; nothing written", time.perf_counter() - start)
-        return report
+        return _dry_run_report(objective, tcfg, start)
 
     baselines = task.baselines(data) if dist.is_main() else {}
     checkpoints = partial / "checkpoints" if (tcfg.save_every or resume) else None
@@ -140,17 +121,124 @@ def setup(config, progress: bool = True, resume: bool = False, dry_run: bool = F
                "world_size": world}
     record = RunRecord(config, data, model.base, peft_model, tokenizer, result, metrics, baselines, runtime,
                        package_versions(), saved_config(config), start, cpu_start)
+    _write_run_dir(final, record, task, partial)
+    return _finish(final, record, world)
+
+
+def _choose_backend(preference: str, world: int) -> tuple[str, str]:
+    """Picks the training backend; a data-parallel run always trains through transformers + PEFT.
+
+    Args:
+        preference: The config's ``train.backend``.
+        world: Number of processes of the run.
+
+    Returns:
+        ``(backend, reason)``, as :func:`~workbench.models.backends.select_backend` gives them.
+    """
+    if world > 1:  # Unsloth's open-source release trains on one device only
+        backend, reason = "peft", (f"data-parallel over {world} processes: Unsloth does not run data-parallel, "
+                                   "so N > 1 trains through transformers + PEFT")
+        if preference == "unsloth" and dist.is_main():
+            log.warning("train.backend=unsloth: %s", reason)
+        return backend, reason
+    return select_backend(preference)  # before transformers is imported (Unsloth patches it)
+
+
+def _dry_run_report(objective, tcfg, start: float) -> DryRunReport:
+    """Measures one training step and estimates the run's time, writing nothing.
+
+    Args:
+        objective: The task's training objective.
+        tcfg: The config's ``train`` group.
+        start: ``time.perf_counter()`` when the run started.
+
+    Returns:
+        The :class:`~workbench.training.dryrun.DryRunReport`.
+    """
+    report = estimate(objective, batch_size=tcfg.batch_size, epochs=tcfg.epochs, eval_every=tcfg.eval_every,
+                      max_steps=tcfg.max_steps)
+    log.info("dry run finished in %.0f s; nothing written", time.perf_counter() - start)
+    return report
+
+
+def _load_and_prepare(config, task, backend: str):
+    """Reads and splits the data and loads the base model with a fresh LoRA adapter (rank 0 first).
+
+    Args:
+        config: The validated run config.
+        task: The run's :class:`~workbench.tasks.base.Task`.
+        backend: ``"unsloth"`` or ``"peft"``.
+
+    Returns:
+        ``(model, data, peft_model, tokenizer)``: the :class:`~workbench.tasks.LazyModel`, the task's prepared data,
+        and the loaded PEFT model and tokenizer.
+    """
+    from .models.lora import LoRASpec, load_lora_model
+
+    tcfg = config.train
+    model = LazyModel(config.model.base_model, lambda base: load_lora_model(
+        base.path, LoRASpec(**config.lora.model_dump()), backend, tcfg.seed, task.max_seq_length(),
+        num_layers=getattr(config.model, "num_layers", 0)))
+    with dist.main_first():  # rank 0 converts the base model into the shared store; the others then read it
+        data = task.prepare(model)
+        peft_model, tokenizer = model.get()
+    return model, data, peft_model, tokenizer
+
+
+def _check_partial(config, data, resume: bool, dry_run: bool) -> Path | None:
+    """Checks (on rank 0) that the run's partial directory fits this run, then waits for every rank.
+
+    Args:
+        config: The validated run config.
+        data: The task's prepared data (for its fingerprint).
+        resume: Whether the run continues from its newest checkpoint.
+        dry_run: A dry run has no partial directory.
+
+    Returns:
+        The partial directory, ``<output_dir>/<name>.partial`` (None for a dry run).
+    """
+    partial = None if dry_run else partial_dir(config.output_dir, config.name)
+    if partial is not None and dist.is_main():
+        check_partial(partial, saved_config(config), data.fingerprint, resume, config.train.save_every)
+    dist.barrier()
+    return partial
+
+
+def _write_run_dir(final: Path, record: RunRecord, task, partial: Path) -> None:
+    """Writes the run directory atomically, drops the partial directory and logs the run if tracking is on.
+
+    Args:
+        final: The run directory to write.
+        record: Everything the run directory holds.
+        task: The run's task (writes its own files after the common ones).
+        partial: The partial directory (checkpoints) to remove.
+    """
     with staged_run_dir(final) as stage:
         write_common(stage, record)
         task.write(stage, record)
     shutil.rmtree(partial, ignore_errors=True)
-    if config.registry.track:  # 8 log the run (and register it) in the tracking store
-        track_after_run(final, config)
+    if record.config.registry.track:  # 8 log the run (and register it) in the tracking store
+        track_after_run(final, record.config)
+
+
+def _finish(final: Path, record: RunRecord, world: int) -> RunResult:
+    """Waits for every rank, records the run in the audit log and builds the :class:`RunResult` (rank 0).
+
+    Args:
+        final: The written run directory.
+        record: The run's record (config, data, model, training result, metrics, baselines).
+        world: Number of processes of the run.
+
+    Returns:
+        The :class:`RunResult` of the run.
+    """
+    config, data, result, metrics = record.config, record.data, record.result, record.metrics
     dist.barrier()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - record.start
+    base = record.base
     audit.record("train", str(final), name=config.name, task_type=config.task.type, data_fingerprint=data.fingerprint,
-                 base_model=model.base.name if model.base is not None else None, seconds=round(seconds, 1),
+                 base_model=base.name if base is not None else None, seconds=round(seconds, 1),
                  world_size=world, metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     log.info("run directory %s complete in %.0f s", final, seconds)
-    return RunResult(final, metrics, baselines, seconds, config.task.type, [*data.warnings, *result.warnings],
+    return RunResult(final, metrics, record.baselines, seconds, config.task.type, [*data.warnings, *result.warnings],
                      result.estimate)

@@ -158,21 +158,9 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
         workbench.serving.predictor.RunDirError: The run directory is incomplete or its base model changed.
     """
     start = time.perf_counter()
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-    if dtype not in DTYPES:
-        raise ExportError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}.")
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ExportError(f"run directory {run_dir} does not exist; give a directory written by `workbench run`.")
-    task_file = run_dir / "task.json"
-    recorded_task = json.loads(task_file.read_text()) if task_file.is_file() else {}
-    task_class = get_task(recorded_task.get("type", "classification"))
-    refusal = task_class.export_refusal(recorded_task)
-    if refusal:
-        raise ExportError(f"{run_dir} cannot be exported: {refusal}")
+    run_dir, task_class = _checked_request(run_dir, fmt, dtype)
+    final = Path(out) if out else run_dir / "exports" / fmt
     if getattr(task_class, "export", None) is not None:  # a task with its own export (pretraining: merged weights)
-        final = Path(out) if out else run_dir / "exports" / fmt
         info = task_class.export(run_dir, fmt, final, dtype)
         return ExportResult(final, fmt, dtype, _size(final), info["check"], time.perf_counter() - start)
     predictor = Predictor.load(run_dir, precision="fp32", merge=False)
@@ -180,42 +168,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     sample = check_sample(run_dir, task, sequences)
     prompts = [task_prompt(check_sequence(s, task["max_length"]), task) for s in sample]
     reference = predict_proba(predictor.scorer, predictor.tokenizer, prompts).numpy()
-    final = Path(out) if out else run_dir / "exports" / fmt
     info = {"format": fmt, "dtype": None if fmt == "adapter" else dtype, "run_dir": str(run_dir.resolve()),
             "base_model": task["base_model"], "labels": task["labels"]}
     with staged_run_dir(final) as stage:
-        if fmt == "adapter":
-            shutil.copytree(run_dir / "adapter", stage / "adapter")
-            shutil.copytree(run_dir / "tokenizer", stage / "tokenizer")
-            _copy_common(run_dir, stage)
-            write_json(stage / "export.json", info)
-            exported = _reload_probs(stage, prompts)
-            check = compare(reference, exported, TOLERANCE["copy"])
-        else:
-            merged = predictor.scorer.model.merge_and_unload()
-            if fmt == "merged":
-                merged.to(DTYPES[dtype]).save_pretrained(stage)
-                predictor.tokenizer.save_pretrained(stage)
-                _copy_common(run_dir, stage)
-                write_json(stage / "export.json", info)
-                exported = _reload_probs(stage, prompts)
-                check = compare(reference, exported, TOLERANCE[dtype])
-            else:
-                from .gguf import write_llama_gguf
-
-                recorded = task["base_model"]
-                source = None
-                if recorded.get("source_kind") in ("embedded-gguf", "gguf"):
-                    source = resolve_base_model(recorded["spec"]).source
-                fname = f"{run_dir.name}-{dtype}.gguf"
-                info["converter"] = CONVERTER
-                title = f"{run_dir.name} ({recorded['name']} + LoRA)"
-                info["gguf"] = {"file": fname, **write_llama_gguf(
-                    merged, run_dir / "tokenizer", stage / fname, dtype, source, title)}
-                _copy_common(run_dir, stage)
-                exported, same_ids = _gguf_probs(stage, fname, task, prompts, predictor.tokenizer)
-                check = {**compare(reference, exported, TOLERANCE[dtype]), "tokenizer_ids_match": same_ids}
-                check["passed"] = check["passed"] and same_ids
+        check = _write_export(stage, fmt, dtype, run_dir, predictor, prompts, reference, info)
         info["check"] = check
         info["seconds"] = time.perf_counter() - start
         write_json(stage / "export.json", info)
@@ -231,6 +187,89 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path | None = None, dty
     audit.record("export", str(run_dir), format=fmt, dtype=info["dtype"], out=str(final), bytes=size,
                  max_abs_prob_diff=check.get("max_abs_prob_diff"))
     return ExportResult(final, fmt, info["dtype"], size, check, time.perf_counter() - start)
+
+
+def _checked_request(run_dir: str | Path, fmt: str, dtype: str):
+    """Checks the format, dtype and run directory; returns ``(Path(run_dir), the task class of its task.json)``.
+
+    Raises:
+        ExportError: Unknown format/dtype, missing run directory, or a task that refuses the export.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if dtype not in DTYPES:
+        raise ExportError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}.")
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ExportError(f"run directory {run_dir} does not exist; give a directory written by `workbench run`.")
+    task_file = run_dir / "task.json"
+    recorded_task = json.loads(task_file.read_text()) if task_file.is_file() else {}
+    task_class = get_task(recorded_task.get("type", "classification"))
+    refusal = task_class.export_refusal(recorded_task)
+    if refusal:
+        raise ExportError(f"{run_dir} cannot be exported: {refusal}")
+    return run_dir, task_class
+
+
+def _write_export(stage: Path, fmt: str, dtype: str, run_dir: Path, predictor, prompts: list[str],
+                  reference: np.ndarray, info: dict) -> dict:
+    """Writes the export into ``stage``, loads it back and compares it with the adapter (GGUF: :func:`_write_gguf`).
+
+    Args:
+        predictor: The run's adapter, loaded as a :class:`Predictor`.
+        prompts: The check prompts.
+        reference: The adapter's class probabilities on ``prompts``.
+        info: The ``export.json`` contents so far.
+
+    Returns:
+        The check (see :func:`compare`).
+    """
+    if fmt == "adapter":
+        shutil.copytree(run_dir / "adapter", stage / "adapter")
+        shutil.copytree(run_dir / "tokenizer", stage / "tokenizer")
+        _copy_common(run_dir, stage)
+        write_json(stage / "export.json", info)
+        exported = _reload_probs(stage, prompts)
+        return compare(reference, exported, TOLERANCE["copy"])
+    merged = predictor.scorer.model.merge_and_unload()
+    if fmt != "merged":
+        return _write_gguf(stage, merged, dtype, run_dir, predictor, prompts, reference, info)
+    merged.to(DTYPES[dtype]).save_pretrained(stage)
+    predictor.tokenizer.save_pretrained(stage)
+    _copy_common(run_dir, stage)
+    write_json(stage / "export.json", info)
+    exported = _reload_probs(stage, prompts)
+    return compare(reference, exported, TOLERANCE[dtype])
+
+
+def _write_gguf(stage: Path, merged, dtype: str, run_dir: Path, predictor, prompts: list[str],
+                reference: np.ndarray, info: dict) -> dict:
+    """Writes the merged model as one GGUF file into ``stage``, loads it back and compares it with the adapter.
+
+    Args:
+        merged: The base model with the LoRA merged in.
+        info: The ``export.json`` contents so far (gets ``converter`` and ``gguf``).
+
+    Returns:
+        The check (see :func:`compare`), with ``tokenizer_ids_match``.
+    """
+    from .gguf import write_llama_gguf
+
+    task = predictor.task
+    recorded = task["base_model"]
+    source = None
+    if recorded.get("source_kind") in ("embedded-gguf", "gguf"):
+        source = resolve_base_model(recorded["spec"]).source
+    fname = f"{run_dir.name}-{dtype}.gguf"
+    info["converter"] = CONVERTER
+    title = f"{run_dir.name} ({recorded['name']} + LoRA)"
+    info["gguf"] = {"file": fname, **write_llama_gguf(
+        merged, run_dir / "tokenizer", stage / fname, dtype, source, title)}
+    _copy_common(run_dir, stage)
+    exported, same_ids = _gguf_probs(stage, fname, task, prompts, predictor.tokenizer)
+    check = {**compare(reference, exported, TOLERANCE[dtype]), "tokenizer_ids_match": same_ids}
+    check["passed"] = check["passed"] and same_ids
+    return check
 
 
 def summary(result: ExportResult) -> str:

@@ -116,54 +116,34 @@ def retune(config_path: str | Path, overrides: dict | None = None, new_frozen_se
 
 def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, start: float,
                    new_frozen_set: bool) -> RetuneResult:
-    from ..data.sources import read_sequences
-    from ..registry.aliases import champion_number, promote, set_challenger
+    """Runs the re-tune while holding the model's lock: read, skip if unchanged, train, register, compare.
+
+    Args:
+        cfg: The validated run config.
+        name: Registered model name.
+        force: Train even if the data equal the champion's or the last rejected challenger's.
+        progress: Show training progress bars.
+        state: What is known so far (fingerprint, champion, challenger, frozen set, timings), for a failure's record.
+        start: ``time.perf_counter()`` when the re-tune started.
+        new_frozen_set: Carve a new frozen-set version.
+
+    Returns:
+        The :class:`RetuneResult` (``unchanged``, ``promoted`` or ``rejected``).
+    """
     from ..registry.log import learnt_nothing, track_run
-    from ..registry.versions import find_version, resolve_run_dir
     from . import frozen as fz
-    from .decide import decide, predictions
     from .lock import check_disk
-    from .record import record_decision
+    from .stages import compare_on_frozen, read_source, register_challenger, unchanged_reason
 
     if cfg.task.type not in ("classification", "regression"):
         raise ValueError(f"re-tunes compare sequence models on a frozen set; task.type {cfg.task.type!r} is not one.")
-    t = time.perf_counter()
-    column = cfg.retune.frozen_column
-    rows = read_sequences(cfg.model_copy(update={"data": cfg.data.model_copy(update={"exclude_from": None})}),
-                          (column,) if column else ())
-    fingerprint = state["fingerprint"] = rows.lineage.fingerprint
-    champion = find_version(name, "champion")
-    state["champion"] = str(champion.version) if champion else None
-    state["timings"]["read"] = time.perf_counter() - t
-
-    def finish(outcome: str, reason: str, **kw) -> RetuneResult:
-        seconds = time.perf_counter() - start
-        frozen = state.get("frozen")
-        record_decision(name, outcome, reason, data_fingerprint=fingerprint, champion=state["champion"],
-                        challenger=kw.get("challenger"), decision=kw.get("decision"), frozen=frozen, seconds=seconds,
-                        exit_code=EXIT_CODES[outcome])
-        log.info("re-tune of %s: %s (%s)", name, outcome, reason)
-        return RetuneResult(name, outcome, reason, EXIT_CODES[outcome], champion=champion_number(name),
-                            frozen=frozen.to_dict() if frozen else None, data_fingerprint=fingerprint,
-                            seconds=seconds, timings=state["timings"], **kw)
-
-    rejected = find_version(name, "challenger")
-    if champion is not None and not force and (champion.tags or {}).get("data_fingerprint") == fingerprint:
+    rows, champion = read_source(cfg, name, state)
+    unchanged = unchanged_reason(name, champion, state["fingerprint"], force)
+    if unchanged:
         state["frozen"] = fz.latest_frozen(name)
-        return finish("unchanged", f"the source's data fingerprint {fingerprint[:12]}… equals champion "
-                      f"v{champion.version}'s; nothing trained")
-    if (rejected is not None and not force and (rejected.tags or {}).get("decision") == "rejected"
-            and (rejected.tags or {}).get("data_fingerprint") == fingerprint):
-        state["frozen"] = fz.latest_frozen(name)
-        return finish("unchanged", f"the source's data fingerprint {fingerprint[:12]}… equals that of challenger "
-                      f"v{rejected.version}, rejected against champion v{champion.version if champion else '-'}; "
-                      "nothing trained (--force retrains)")
-    frozen = None if new_frozen_set else fz.latest_frozen(name)
-    if frozen is None:
-        frozen = fz.carve_for(cfg, name, rows, fingerprint)
-        log.info("carved frozen evaluation set v%d (%d rows) at %s", frozen.version, frozen.rows, frozen.path)
-    state["frozen"] = frozen
-    frozen_seqs, frozen_labels = frozen.load()
+        return _finish(name, state, start, "unchanged", unchanged)
+    frozen = state["frozen"] = _frozen_set(cfg, name, rows, state["fingerprint"], new_frozen_set)
+    frozen_data = frozen.load()
     check_disk(cfg.retune.min_free_gb)
 
     t = time.perf_counter()
@@ -172,46 +152,64 @@ def _retune_locked(cfg, name: str, force: bool, progress: bool, state: dict, sta
     nothing = learnt_nothing(json.loads((run_dir / "metrics.json").read_text()))
     if nothing:  # logged for the record, never registered or promoted
         track_run(run_dir, name, register=False, extra_tags={"retune": "challenger", "learnt_nothing": "true"})
-        return finish("rejected", f"challenger not registered: {nothing}", resumed_from_step=resumed)
-    t = time.perf_counter()
-    tracked = track_run(run_dir, name, register=True, extra_tags={
-        "retune": "challenger", "frozen_set_version": str(frozen.version), "frozen_set_fingerprint": frozen.fingerprint,
-        "resumed_from_step": str(resumed or "")})
-    version = state["challenger"] = tracked.version
-    set_challenger(name, version)
-    state["timings"]["register"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    truth, chall_pred, task_type = predictions(run_dir, frozen_seqs, frozen_labels)
-    if champion is None:
-        from .decide import metric_fn
-
-        score = metric_fn(cfg.retune.metric, task_type)(truth, chall_pred)
-        reason = (f"promoted: first re-tune, no champion yet; v{version} scores {cfg.retune.metric} {score:.4f} on "
-                  f"frozen set v{frozen.version} (n={len(truth)})")
-        _tag_frozen(name, version, score)
-        promote(name, version, reason=reason, user="retune")
-        state["timings"]["compare"] = time.perf_counter() - t
-        return finish("promoted", reason, challenger=version, resumed_from_step=resumed)
-    champ_dir = resolve_run_dir(f"{name}@{champion.version}")
-    _, champ_pred, _ = predictions(champ_dir, frozen_seqs, frozen_labels)
-    decision = decide(truth, champ_pred, chall_pred, task_type, cfg.retune.metric, cfg.retune.margin,
-                      cfg.retune.bootstrap, labels=f"challenger v{version} vs champion v{champion.version} on frozen "
-                      f"set v{frozen.version}")
-    state["timings"]["compare"] = time.perf_counter() - t
-    _tag_frozen(name, version, decision.challenger)
-    if decision.promote:
-        promote(name, version, reason=decision.reason, user="retune")
-        return finish("promoted", decision.reason, challenger=version, decision=decision.to_dict(),
-                      resumed_from_step=resumed)
-    return finish("rejected", decision.reason, challenger=version, decision=decision.to_dict(),
-                  resumed_from_step=resumed)
+        return _finish(name, state, start, "rejected", f"challenger not registered: {nothing}",
+                       resumed_from_step=resumed)
+    version = register_challenger(run_dir, name, frozen, resumed, state)
+    outcome, reason, decision = compare_on_frozen(cfg, name, champion, version, run_dir, frozen, frozen_data,
+                                                  state["timings"])
+    return _finish(name, state, start, outcome, reason, challenger=version, decision=decision,
+                   resumed_from_step=resumed)
 
 
-def _tag_frozen(name: str, version: str, score: float) -> None:
-    from ..registry.aliases import tag_version
+def _frozen_set(cfg, name: str, rows, fingerprint: str, new_frozen_set: bool):
+    """The frozen evaluation set to compare on: the latest one, or a newly carved one.
 
-    tag_version(name, version, frozen_metric=f"{score:.6f}")
+    Args:
+        cfg: The validated run config.
+        name: Registered model name.
+        rows: The rows read from the source.
+        fingerprint: The source's data fingerprint.
+        new_frozen_set: Carve a new version even if one exists.
+
+    Returns:
+        The :class:`~workbench.retune.frozen.FrozenSet`.
+    """
+    from . import frozen as fz
+
+    frozen = None if new_frozen_set else fz.latest_frozen(name)
+    if frozen is None:
+        frozen = fz.carve_for(cfg, name, rows, fingerprint)
+        log.info("carved frozen evaluation set v%d (%d rows) at %s", frozen.version, frozen.rows, frozen.path)
+    return frozen
+
+
+def _finish(name: str, state: dict, start: float, outcome: str, reason: str, **kw) -> RetuneResult:
+    """Records the re-tune's decision, logs it and builds its :class:`RetuneResult`.
+
+    Args:
+        name: Registered model name.
+        state: What the re-tune knows (fingerprint, champion, frozen set, timings).
+        start: ``time.perf_counter()`` when the re-tune started.
+        outcome: ``unchanged``, ``promoted`` or ``rejected``.
+        reason: Why, in one sentence.
+        **kw: Further :class:`RetuneResult` fields (``challenger``, ``decision``, ``resumed_from_step``).
+
+    Returns:
+        The :class:`RetuneResult`.
+    """
+    from ..registry.aliases import champion_number
+    from .record import record_decision
+
+    seconds = time.perf_counter() - start
+    frozen = state.get("frozen")
+    fingerprint = state["fingerprint"]
+    record_decision(name, outcome, reason, data_fingerprint=fingerprint, champion=state["champion"],
+                    challenger=kw.get("challenger"), decision=kw.get("decision"), frozen=frozen, seconds=seconds,
+                    exit_code=EXIT_CODES[outcome])
+    log.info("re-tune of %s: %s (%s)", name, outcome, reason)
+    return RetuneResult(name, outcome, reason, EXIT_CODES[outcome], champion=champion_number(name),
+                        frozen=frozen.to_dict() if frozen else None, data_fingerprint=fingerprint,
+                        seconds=seconds, timings=state["timings"], **kw)
 
 
 def retune_dir(name: str) -> Path:
