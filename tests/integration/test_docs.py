@@ -60,8 +60,8 @@ def _mutated_docs(tmp_path: Path, page_text: str) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(REPO / "docs", root / "docs")
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
-    for package in ("workbench", "data_connectors"):
-        (root / package).symlink_to(REPO / package)
+    for linked in ("workbench", "data_connectors", "benchmarks", "configs", "examples"):  # read by docs/hooks
+        (root / linked).symlink_to(REPO / linked)
     (root / "docs" / "index.md").write_text(page_text)
     return root / "mkdocs.yml"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import os
 import shutil
 import threading
@@ -41,7 +42,7 @@ def build_site(site_dir: Path, config_file: Path = REPO / "mkdocs.yml") -> Path:
 
     Raises:
         DocsError: ``config_file`` is missing (an installed package without its repository), MkDocs is not
-            installed, or the build failed (a broken link, a missing reference: MkDocs logs which above).
+            installed, or the build failed (a broken link, a missing reference: the message lists MkDocs' warnings).
     """
     if not config_file.is_file():
         raise DocsError(f"{config_file} not found: the documentation sources (mkdocs.yml, docs/) come with a checkout "
@@ -58,18 +59,34 @@ def build_site(site_dir: Path, config_file: Path = REPO / "mkdocs.yml") -> Path:
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = site_dir.with_name(f".{site_dir.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    warnings = _Warnings()
+    mkdocs_log = logging.getLogger("mkdocs")
+    mkdocs_log.addHandler(warnings)
     try:
         build(load_config(config_file=str(config_file), site_dir=str(staging), strict=True))
     except (MkDocsException, SystemExit) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise DocsError(f"the documentation did not build ({exc}); the warnings above say which page and link.") \
-            from None
+        raise DocsError(f"the documentation did not build ({exc}); fix these (page and link or reference):\n"
+                        + "\n".join(f"  - {m}" for m in warnings.messages[:30])) from None
+    finally:
+        mkdocs_log.removeHandler(warnings)
     old = site_dir.with_name(f".{site_dir.name}.old-{os.getpid()}")
     if site_dir.exists():
         site_dir.rename(old)
     staging.rename(site_dir)
     shutil.rmtree(old, ignore_errors=True)
     return site_dir
+
+
+class _Warnings(logging.Handler):
+    """Collects MkDocs' warnings during a build, so that the error names them even where logging is not set up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split()))
 
 
 def serve_site(site_dir: Path, port: int = 8000) -> http.server.ThreadingHTTPServer:
