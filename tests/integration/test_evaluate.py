@@ -64,7 +64,7 @@ def test_the_runs_own_test_rows_reproduce_its_card_and_the_result_is_recorded(ev
     assert pair["exact"] == 0  # the run dropped repeats before splitting: no test sequence is a training one
     card = (result.run_dir / "README.md").read_text()
     assert "## External evaluation: own-test (n = 598" in card and "| onehot_svm |" in card.split("External")[-1]
-    run = MlflowClient(tracking_uri=tracking_uri()).get_run(entry["mlflow_run_id"])
+    run = MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri()).get_run(entry["mlflow_run_id"])
     assert run.data.tags["workbench.external_evaluation"] == "own-test"
     assert run.data.tags["evaluated_run_id"]  # the MLflow run the pipeline logged for this run directory
     assert run.data.metrics["external.accuracy"] == pytest.approx(entry["metrics"]["accuracy"])
@@ -83,7 +83,7 @@ def test_a_registered_version_is_evaluated_and_tagged(evaluated, monkeypatch):
     (tmp / "part.yaml").write_text(f"name: part\nsource:\n  kind: files\n  path: {tmp / 'part.csv'}\n")
     entry = evaluate_external("tiny-eval@1", source_file=tmp / "part.yaml")
     assert entry["metrics"]["n"] == 120 and entry["model"]["spec"] == "tiny-eval@1"
-    version = MlflowClient(tracking_uri=tracking_uri()).get_model_version("tiny-eval", "1")
+    version = MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri()).get_model_version("tiny-eval", "1")
     assert float(version.tags["external.part.accuracy"]) == pytest.approx(entry["metrics"]["accuracy"], abs=1e-6)
     recorded = json.loads((resolve_run_dir("tiny-eval@1") / "metrics.json").read_text())
     assert recorded["external_evaluations"][-1]["name"] == "part"

@@ -48,7 +48,7 @@ def test_runs_are_logged_and_versions_carry_provenance(home, registered):
 
     _, first, second = registered
     assert tracking_uri() == f"sqlite:///{home / 'mlflow.db'}" and (home / "mlflow.db").is_file()
-    client = MlflowClient(tracking_uri=tracking_uri())
+    client = MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri())
     v1 = client.get_model_version("tiny-splice", "1")
     lineage = json.loads((first.run_dir / "lineage.json").read_text())
     task = json.loads((first.run_dir / "task.json").read_text())

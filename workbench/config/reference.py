@@ -179,11 +179,12 @@ def schema_section(task_types: list[str], schema: type[BaseModel]) -> str:
     """The reference of one run-config schema: its top-level fields, then each group."""
     anchor = "-".join(task_types)
     title = ", ".join(f"`{t}`" for t in task_types)
-    top = [n for n, info in schema.model_fields.items() if not _models(info.annotation) or n == "source"]
+    # plain fields, and the source-union fields (source, validation_source, test_source) that link to its block
+    top = [n for n, info in schema.model_fields.items() if len(_models(info.annotation)) != 1]
     body = [f"## task.type: {title} {{#{anchor}}}", "",
             f"{_doc(schema)} Schema: `{schema.__module__}.{schema.__name__}`.", "",
-            table(rows(schema, "", None, top)).replace("| group (one of the kinds) |",
-                                                     "| group: [the source block](#source) |"), ""]
+            table(rows(schema, "", None, top)).replace("| group (one of the kinds)",
+                                                     "| group: [the source block](#source)"), ""]
     return "\n".join(body + _groups(schema, "", None, anchor, 3))
 
 
