@@ -89,6 +89,7 @@ def main() -> None:
     med = {lay: statistics.median(r["tokens_per_s"] for r in rows if same(r, lay)) for lay in layouts}
     ratio = med[layouts[1]] / med[layouts[0]]
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as fh:
         for row in rows:
             fh.write(json.dumps({"date": stamp, **row}) + "\n")
