@@ -35,7 +35,6 @@ SEEDS = (0, 1, 2)
 PRETRAIN = {"lora": [], "rows": ["task.train_dna_rows=true"]}
 PRETRAIN_STEPS = 750            # per variant: 2 x 750 steps ~ an hour of pretraining on this shared CPU
 TAPT_STEPS = 200                # (c): causal-LM steps on the task's own sequences before the supervised phase
-ENHANCER_MAX_STEPS = 600        # the enhancer preset's cap here (1,800 steps of 200-nt prompts: ~2.5 h per run)
 TASKS = {"splice": "configs/splice.yaml", "enhancers": "configs/enhancers.yaml"}
 STARTS = ("default", "genomelm", "tapt")
 LABELS = {"100": 1.0, "10": 0.1}
@@ -63,8 +62,6 @@ def rows(root: Path) -> dict[str, list[str]]:
                     name = f"{task}-{start}-{labels}-s{seed}"
                     sets = [f"name={name}", f"output_dir={root / 'runs'}", f"train.seed={seed}", "train.threads=1",
                             "registry.track=false", f"train.label_fraction={fraction}"]
-                    if task == "enhancers":
-                        sets.append(f"train.max_steps={ENHANCER_MAX_STEPS}")
                     if start == "genomelm":
                         sets.append("model.base_model=@GENOME_LM@")
                     if start == "tapt":

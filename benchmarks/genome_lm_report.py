@@ -92,14 +92,17 @@ def _ci(d: dict) -> str:
 def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
     """Writes ``out.jsonl`` (one row per completed run) and ``out.md`` (tables, summaries, missing rows)."""
     done, missing = [], []
+    earlier = _earlier_rows(out.with_suffix(".jsonl"))
     for name, argv in table.items():
         run = root / "runs" / name
         command = _command(root, name, argv)
-        if not (run / "metrics.json").is_file():
+        if (run / "metrics.json").is_file():
+            row = pretrain_row(name, run, command) if name.startswith("pretrain") else predictor_row(name, run, command)
+            done.append({**row, "machine": _machine(), "date": time.strftime("%Y-%m-%d")})
+        elif name in earlier:
+            done.append(earlier[name])  # recorded by an earlier session whose run directory is gone
+        else:
             missing.append((name, command))
-            continue
-        done.append(pretrain_row(name, run, command) if name.startswith("pretrain") else
-                    predictor_row(name, run, command))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in done))
     notes = out.with_name(out.name + "_notes.md")  # the closing note, written by hand from these tables
@@ -109,11 +112,19 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
     out.with_suffix(".md").write_text(text)
 
 
+def _earlier_rows(jsonl: Path) -> dict[str, dict]:
+    """Rows already in the results file, by row id: kept where their run directory no longer exists (a run
+    directory under /tmp does not outlive its machine), so the table only grows."""
+    if not jsonl.is_file():
+        return {}
+    rows = (json.loads(line) for line in jsonl.read_text().splitlines() if line.strip())
+    return {r["row"]: r for r in rows}
+
+
 def _machine() -> str:
-    cpu = cpu_model()
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores, shared with three other sessions (load average 10-14 during the runs)"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> str:
@@ -122,8 +133,9 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
     lines = ["# Genome language model: pretraining on unlabelled DNA, then predictors from it", "",
              f"Written by `python benchmarks/genome_lm.py --report` on {time.strftime('%Y-%m-%d')} from the run "
              f"directories of `python benchmarks/genome_lm.py --rows ...` (each row's own command is in "
-             f"genome_lm.jsonl). Machine: {_machine()}; every run with `train.threads=1`, fp32/bf16 as "
-             "`train.precision: auto` chose.", "", "## Pretraining rows (held-out test blocks of chr2:1-2,333,275)", "",
+             f"genome_lm.jsonl, with its machine and date). Machine: {_machine()}; every run with "
+             "`train.threads=1`, fp32/bf16 as `train.precision: auto` chose; the wall times depend on what else "
+             "shared the CPU (see the notes).", "", "## Pretraining rows (held-out test blocks of chr2:1-2,333,275)", "",
              "| row | steps | tokens seen | train min | validation bits/base | test bits/base | Markov-5 | base model "
              "| uniform | LM − Markov-5 [95 % CI] |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in pre:

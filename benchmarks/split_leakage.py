@@ -11,6 +11,11 @@ Run as::
     done
     python benchmarks/split_leakage.py --summary      # -> benchmarks/results/split_leakage.md
 
+A random cell is the same run as benchmarks/genome_lm.py's ``<task>-default-100-s<seed>`` row; record that run
+instead of training it again (the config is checked: split, task, ``train.seed``, all labels)::
+
+    python benchmarks/split_leakage.py --task splice --split random --seed 0 --from-run RUNS/splice-default-100-s0
+
 The splits: splice ``random`` is the preset (configs/splice.yaml, stratified 70/10/20, data.seed 0); splice ``group``
 keeps each GenBank locus (the ``Donor`` column's name before ``-DONOR``/``-ACCEPTOR``/``-NEG``, e.g. ``HUMA1ATP``)
 in one split; enhancers ``random`` is configs/enhancers.yaml, enhancers ``group`` is
@@ -47,8 +52,9 @@ CELLS = {
 }
 
 
-def run(task: str, split: str, seed: int, results: Path) -> dict:
-    """Trains one cell with ``train.seed = seed`` and appends its row to ``results``."""
+def run(task: str, split: str, seed: int, results: Path, extra: dict | None = None) -> dict:
+    """Trains one cell with ``train.seed = seed`` (plus ``extra`` config overrides, e.g. ``train.threads``, which
+    change neither the split nor the step plan) and appends its row to ``results``."""
     import logging
 
     import workbench  # noqa: F401  (offline defaults)
@@ -61,12 +67,37 @@ def run(task: str, split: str, seed: int, results: Path) -> dict:
     os.environ["WAREHOUSE_URL"] = f"sqlite:///{db}"
     config, overrides = CELLS[(task, split)]
     overrides = {**overrides, "train.seed": seed, "name": f"bench-split-{task}-{split}-s{seed}",
-                 "registry.track": False}
+                 "registry.track": False, **(extra or {})}
     start = time.perf_counter()
     result = setup(load_config(REPO / config, overrides), progress=False)
-    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    return record(task, split, seed, result.run_dir, results, overrides, time.perf_counter() - start)
+
+
+def record(task: str, split: str, seed: int, run_dir: Path, results: Path, overrides: dict | None = None,
+           seconds: float | None = None) -> dict:
+    """Appends the row of a finished run directory to ``results``. Used by :func:`run` and by ``--from-run``, which
+    records a run another protocol trained with the same cell (e.g. benchmarks/genome_lm.py's
+    ``splice-default-100-s0`` is this script's splice random cell with ``train.seed`` 0 and ``train.threads`` 1).
+
+    Raises:
+        SystemExit: If the run's saved config is not the cell's (another split, task or ``train.seed``).
+    """
+    import yaml
+
+    config, _ = CELLS[(task, split)]
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    cell_source = yaml.safe_load((REPO / config).read_text())["source"]["kind"]
+    problems = [f"{key} is {got!r}, the cell needs {want!r}" for key, got, want in (
+        ("source.kind", saved["source"]["kind"], cell_source), ("data.split", saved["data"].get("split", "random"), "group" if split == "group" else "random"),
+        ("train.seed", saved["train"]["seed"], seed), ("train.label_fraction",
+                                                        saved["train"].get("label_fraction", 1.0), 1.0))
+                if got != want]
+    if problems:
+        raise SystemExit(f"{run_dir} is not the {task}/{split} cell with seed {seed}: " + "; ".join(problems))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     data, tr = metrics["data"], metrics["training"]
-    row = {"task": task, "split": split, "seed": seed, "config": config, "overrides": overrides,
+    row = {"task": task, "split": split, "seed": seed, "config": config, "overrides": overrides or {},
+           "run_dir": str(run_dir),
            "command": "python benchmarks/split_leakage.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
            "test_n": metrics["test"]["n"], "test_accuracy": metrics["test"]["accuracy"],
            "test_mcc": metrics["test"]["mcc"], "test_ci95": metrics["test"]["ci95"],
@@ -75,7 +106,8 @@ def run(task: str, split: str, seed: int, results: Path) -> dict:
            "vs_baselines": metrics["test"].get("vs_baselines"), "sizes": data["split"]["sizes"],
            "class_counts": data["split"]["class_counts"], "groups": data["split"].get("groups"),
            "leakage": data["leakage"], "steps": tr["steps"], "train_seconds": tr["seconds"],
-           "precision": tr["precision"], "backend": tr["backend"], "run_seconds": time.perf_counter() - start,
+           "precision": tr["precision"], "backend": tr["backend"],
+           "run_seconds": seconds if seconds is not None else metrics.get("wall_seconds"),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
            "date": time.strftime("%Y-%m-%d %H:%M")}
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -152,13 +184,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="train.seed of the run.")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file the row is appended to.")
     parser.add_argument("--summary", action="store_true", help="Write the Markdown table beside --results.")
+    parser.add_argument("--from-run", type=Path, default=None, metavar="RUN_DIR",
+                        help="Record this finished run directory as the cell's row instead of training one.")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Extra config override, e.g. train.threads=1 where two runs share the CPU; repeatable.")
     args = parser.parse_args(argv)
     if args.summary:
         summarise(args.results)
     elif not (args.task and args.split):
         parser.error("give --task and --split (or --summary)")
+    elif args.from_run:
+        record(args.task, args.split, args.seed, args.from_run, args.results)
     else:
-        run(args.task, args.split, args.seed, args.results)
+        extra = dict(item.split("=", 1) for item in args.set)
+        run(args.task, args.split, args.seed, args.results, extra)
 
 
 if __name__ == "__main__":

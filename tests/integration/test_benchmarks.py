@@ -301,6 +301,19 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
     assert "## Missing rows (29)" in report
 
+    # a row recorded earlier whose run directory is gone (a /tmp that did not outlive its machine) stays in the table
+    earlier = {**default, "row": "splice-default-10-s1", "labels": 10, "seed": 1, "accuracy": 0.25}
+    with out.with_suffix(".jsonl").open("a") as handle:
+        handle.write(json.dumps(earlier) + "\n")
+    run_script("genome_lm.py", "--report", "--out", root, "--results", out, home=tmp_path / "home")
+    kept = {r["row"]: r for r in read_jsonl(out.with_suffix(".jsonl"))}
+    assert set(kept) == {"pretrain-lora-s0", "splice-default-100-s0", "splice-genomelm-100-s0", "splice-default-10-s1"}
+    assert kept["splice-default-10-s1"]["accuracy"] == 0.25 and "machine" in kept["splice-default-100-s0"]
+    report = out.with_suffix(".md").read_text()
+    assert "| splice-default-10-s1 | " in report and "`splice-default-10-s1`" not in report.split("## Missing rows")[1]
+    assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
+    assert "## Missing rows (28)" in report  # 32 rows - 3 run - 1 recorded earlier
+
 
 # ------------------------------------------------------------------------------------------ data and corpus costs
 
@@ -483,3 +496,19 @@ def test_split_leakage_help_and_summary_from_rows_shaped_as_its_runs(probe, tmp_
     assert missing.count("- `python benchmarks/split_leakage.py --task") == 9  # 12 planned (4 cells x 3 seeds) - 3
     assert "--task splice --split group --seed 1`" in missing
     assert "--task splice --split random --seed 0`" not in missing
+
+    # --from-run records a finished run as a cell's row (genome_lm.py's default-100 rows are the random cells) ...
+    recorded = tmp_path / "recorded.jsonl"
+    seed = yaml.safe_load((probe["run_dir"] / "config.yaml").read_text())["train"]["seed"]
+    run_script("split_leakage.py", "--task", "splice", "--split", "random", "--seed", seed, "--from-run",
+               probe["run_dir"], "--results", recorded, home=tmp_path / "home")
+    (got,) = read_jsonl(recorded)
+    assert got["test_accuracy"] == metrics["test"]["accuracy"] and got["run_dir"] == str(probe["run_dir"])
+    assert got["leakage"] == metrics["data"]["leakage"] and got["sizes"] == metrics["data"]["split"]["sizes"]
+    # ... and refuses one that is not that cell, saying what differs
+    wrong = subprocess.run([sys.executable, "benchmarks/split_leakage.py", "--task", "splice", "--split", "group",
+                            "--seed", str(seed + 1), "--from-run", str(probe["run_dir"]), "--results", str(recorded)],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert wrong.returncode != 0 and "is not the splice/group cell" in wrong.stderr
+    assert "data.split is 'random', the cell needs 'group'" in wrong.stderr and f"train.seed is {seed}" in wrong.stderr
+    assert len(read_jsonl(recorded)) == 1  # nothing appended
