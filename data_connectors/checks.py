@@ -109,12 +109,14 @@ class RowChecks:
             text += f" (id {table.column(ID)[i].as_py()!r})"
         return text
 
-    def nulls(self, table, drop: bool):
+    def nulls(self, table, drop: bool, labels_optional: bool = False):
         """Counts rows with a NULL/empty sequence or label and removes them from ``table``.
 
         Args:
             table: One batch with the output columns, as strings.
             drop: Only changes the later message; the rows are removed either way.
+            labels_optional: Only an empty sequence removes a row; a NULL label becomes ``""`` (the unlabelled
+                rows of a task-adaptive pretraining phase).
 
         Returns:
             The batch without those rows.
@@ -124,6 +126,9 @@ class RowChecks:
         seq, lab = table.column(SEQUENCE), table.column(LABEL)
         bad_seq = pc.or_kleene(pc.is_null(seq), pc.equal(seq, ""))
         bad_lab = pc.or_kleene(pc.is_null(lab), pc.equal(lab, ""))
+        if labels_optional:
+            table = table.set_column(table.schema.get_field_index(LABEL), LABEL, pc.fill_null(lab, ""))
+            bad_lab = pc.and_kleene(bad_lab, False)  # all false: no label makes a row bad
         bad = pc.fill_null(pc.or_(pc.fill_null(bad_seq, True), pc.fill_null(bad_lab, True)), True)
         count = pc.sum(bad).as_py() or 0
         if count:

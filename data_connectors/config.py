@@ -241,13 +241,16 @@ def parse_source(source: Any) -> CommonSource:
         raise ConnectorError("invalid source block: " + "; ".join(problems)) from None
 
 
-def read_source(source: Any, columns: ColumnMapping | None = None, progress: Callable[[int], None] | None = None):
+def read_source(source: Any, columns: ColumnMapping | None = None, progress: Callable[[int], None] | None = None,
+                unlabelled: bool = False):
     """Reads a configured source with the matching connector.
 
     Args:
         source: The ``source:`` block (validated model or dict).
         columns: Which columns hold the sequence and the label (default ``sequence``/``label``).
         progress: Called with the number of source rows read after each batch.
+        unlabelled: Keep rows whose label is NULL or empty (their ``label`` is ``""``); rows with an empty
+            sequence are still dropped and counted. For reading the unlabelled rows of a labelled source.
 
     Returns:
         ``(dataset, lineage)``: a memory-mapped ``datasets.Dataset`` with string columns
@@ -264,7 +267,8 @@ def read_source(source: Any, columns: ColumnMapping | None = None, progress: Cal
     connector, options = resolved_options(source)
     return materialize(source.kind, lambda wanted: connector.open(options, wanted, source.limit),
                        columns or ColumnMapping(), id_column=source.id_column, keep_columns=source.keep_columns,
-                       limit=source.limit, sample=source.sample, nulls=source.nulls, progress=progress)
+                       limit=source.limit, sample=source.sample, nulls="sequence" if unlabelled else source.nulls,
+                       progress=progress)
 
 
 def resolved_options(source: CommonSource):

@@ -63,7 +63,9 @@ def materialize(kind: str, open_extract, columns: ColumnMapping, *, id_column: s
         sample: Object with ``fraction`` or ``n`` and ``seed`` (see ``SampleConfig``): keep a
             reproducible subset, chosen by a keyed hash of each row, so the same rows are kept
             whatever order the source returns them in.
-        nulls: ``"error"`` (default) or ``"drop"`` rows whose sequence or label is NULL/empty.
+        nulls: ``"error"`` (default) or ``"drop"`` rows whose sequence or label is NULL/empty; ``"sequence"``
+            drops rows with an empty sequence only and keeps an empty label as ``""`` (internal: the unlabelled
+            rows of task-adaptive pretraining; not a config value).
         progress: Called with the number of source rows read after each batch.
 
     Returns:
@@ -119,7 +121,7 @@ def _write_partial(batches, partial: Path, schema, names: list[tuple[str, str]],
         checks: The running row checks (counts, fingerprint, labels, alphabet).
         sampler: The ``sample.fraction`` filter or ``sample.n`` reservoir.
         limit: Read at most this many source rows.
-        nulls: ``"error"`` or ``"drop"``.
+        nulls: ``"error"``, ``"drop"`` or ``"sequence"`` (see :func:`materialize`).
         progress: Called with the number of source rows read after each batch.
     """
     import pyarrow as pa
@@ -133,7 +135,7 @@ def _write_partial(batches, partial: Path, schema, names: list[tuple[str, str]],
             cols = {name: string_column(batch.column(batch.schema.get_field_index(src)), src)
                     for name, src in names}
             table = pa.table(cols, schema=schema)
-            table = checks.nulls(table, drop=nulls == "drop")
+            table = checks.nulls(table, drop=nulls != "error", labels_optional=nulls == "sequence")
             table = sampler.apply(table, checks.rows)
             checks.accept(table)
             for part in table.to_batches():
@@ -176,7 +178,7 @@ def _publish(kind: str, extract: Extract, partial: Path, out_names: list[str], c
     made.clear()
     extra = {**extra, "source_rows": checks.source_rows, "limit": limit,
              "sample": sample.model_dump() if hasattr(sample, "model_dump") else sample,
-             "nulls": nulls, "dropped_null_rows": checks.null_rows if nulls == "drop" else 0,
+             "nulls": nulls, "dropped_null_rows": checks.null_rows if nulls != "error" else 0,
              "label_counts": checks.label_counts(), "warnings": messages, "cache_file": final.name}
     lineage = Lineage(kind=kind, location=extract.location, query=extract.query, rows=checks.rows,
                       columns=list(extract.columns), fingerprint=fingerprint, extra=extra)

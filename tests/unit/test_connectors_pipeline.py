@@ -91,6 +91,13 @@ def test_nulls_error_names_rows_and_columns_and_leaves_nothing(tmp_path):
     assert ds["sequence"] == ["ACGT", "AC"] and lin.extra["dropped_null_rows"] == 2 and lin.rows == 2
 
 
+def test_unlabelled_read_keeps_empty_labels_and_drops_empty_sequences(tmp_path):
+    url = make_db(tmp_path / "u.db", [("a", "ACGT", "x"), ("b", None, "y"), ("c", "ACGG", " "), ("d", "AC", None)])
+    ds, lin = read_source(sql(url), COLS, unlabelled=True)  # the source's nulls policy ("error") is not applied
+    assert list(ds["sequence"]) == ["ACGT", "ACGG", "AC"] and list(ds["label"]) == ["x", "", ""]  # stripped
+    assert lin.rows == 3 and lin.extra["dropped_null_rows"] == 1
+
+
 def test_bad_letters_single_class_and_duplicate_ids_warn(tmp_path):
     url = make_db(tmp_path / "b.db", [("a", "ACGT", "x"), ("b", "ACXT", "x"), ("a", "acgn", "x"), ("c", "AC-T", "x")])
     with warnings.catch_warnings(record=True) as caught:

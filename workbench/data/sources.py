@@ -100,8 +100,8 @@ def read_sequences(config, extra: tuple[str, ...] = ()) -> SequenceRows:
 def read_unlabelled(config) -> tuple[list[str], dict]:
     """The source's rows without a label (NULL or empty), for a predictor's task-adaptive pretraining phase.
 
-    The labelled read drops such rows (``source.nulls: drop``); this second read keeps the label column as a plain
-    column, so they can be told apart. Sequences go through the same IUPAC policy and length check as labelled
+    The labelled read drops such rows (``source.nulls: drop``); this second read keeps them, with an empty label,
+    whatever the label column is called. Sequences go through the same IUPAC policy and length check as labelled
     rows (rows the policy drops are counted), and rows whose sequence is in ``data.exclude_from`` are left out.
 
     Args:
@@ -115,10 +115,9 @@ def read_unlabelled(config) -> tuple[list[str], dict]:
         data_connectors.ConnectorError: The source cannot be read.
         workbench.data.sequences.SequenceError: A sequence is invalid (or ambiguous under ``reject``).
     """
-    col, lab = config.columns.sequence, config.columns.label
-    source = config.source.model_copy(update={"keep_columns": [*config.source.keep_columns, lab], "nulls": "drop"})
-    dataset, _ = dc.read_source(source, dc.ColumnMapping(col, col, text=True))
-    raw = [row["sequence"] for row in dataset if row[lab] is None or not str(row[lab]).strip()]
+    mapping = dc.ColumnMapping(config.columns.sequence, config.columns.label, text=True)
+    dataset, _ = dc.read_source(config.source, mapping, unlabelled=True)
+    raw = [row["sequence"] for row in dataset if not row["label"].strip()]
     kept, ambiguity = apply_ambiguity_policy(raw, config.data.ambiguous, config.data.max_length)
     seqs = [check_sequence(raw[i], config.data.max_length) for i in kept]
     excluded = 0
