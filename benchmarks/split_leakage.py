@@ -148,9 +148,9 @@ def summarise(results: Path) -> str:
         best = max((k for k in base if k != "majority"), key=lambda k: base[k]["accuracy"])
         diffs = [r["vs_baselines"][best] for r in group]
         mean = statistics.fmean
-        spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        spread = f"± {statistics.stdev(acc):.4f}" if len(acc) > 1 else "(1 seed: no spread)"
         lines.append(f"| {task} | {split} | {group[0]['test_n']}{_groups(group[0])} | {_leak(group[0])} | "
-                     f"{', '.join(str(r['seed']) for r in group)} | {mean(acc):.4f} ± {spread:.4f} | "
+                     f"{', '.join(str(r['seed']) for r in group)} | {mean(acc):.4f} {spread} | "
                      + " | ".join(f"{base[k]['accuracy']:.4f}" for k in ("kmer_svm", "onehot_svm", "kmer_logreg",
                                                                          "onehot_logreg"))
                      + f" | {mean(d['difference'] for d in diffs):+.4f} [{mean(d['ci95'][0] for d in diffs):+.4f}, "
@@ -166,7 +166,8 @@ def summarise(results: Path) -> str:
             "(either strand) with a training row, and test sequences identical to a training one "
             "(workbench/data/leakage.py). The baselines are fitted on the same training rows with C chosen on the "
             "same validation rows; the difference column is each run's paired-bootstrap interval (1,000 resamples "
-            "of its test rows) against the strongest baseline, averaged over the seeds.\n\n" + "\n".join(lines)
+            "of its test rows) against the strongest baseline, averaged over the seeds. A random and a group row score different test rows: "
+            "compare the model with the baselines within a row, and each across the two rows.\n\n" + "\n".join(lines)
             + "\n\nCommands:\n\n" + "\n".join(f"- `{c}`" for c in commands) + "\n"
             + ("\nNot run yet (3 seeds per cell planned; the enhancer commands need ENHANCER_DIR):\n\n"
                + "\n".join(f"- `{c}`" for c in missing) + "\n" if missing else ""))
