@@ -60,7 +60,7 @@ def predictor_row(name: str, run: Path, command: str) -> dict:
             "wall_seconds": round(m["wall_seconds"], 1), "pretrain_phase": data.get("pretrain_phase"),
             "base_model": loaded["task.json"]["base_model"].get("name"),
             "pretrained_from": (loaded["task.json"]["base_model"].get("pretraining") or {}).get("run"),
-            "command": command}
+            "both_strands": (data.get("strand") or {}).get("on"), "command": command}
 
 
 def paired(root: Path, a: str, b: str) -> dict | None:
@@ -81,8 +81,14 @@ def paired(root: Path, a: str, b: str) -> dict | None:
 def _mean_sd(values: list[float]) -> str:
     if not values:
         return "–"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {sd:.4f}"
+    if len(values) == 1:
+        return f"{values[0]:.4f} (1 seed)"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def _yes_no(flag: bool | None) -> str:
+    """``task.reverse_complement`` as the run settled it (``auto``: the strand probe on its labelled rows)."""
+    return "–" if flag is None else ("yes" if flag else "no")
 
 
 def _ci(d: dict) -> str:
@@ -133,7 +139,8 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
     lines = ["# Genome language model: pretraining on unlabelled DNA, then predictors from it", "",
              f"Written by `python benchmarks/genome_lm.py --report` on {time.strftime('%Y-%m-%d')} from the run "
              f"directories of `python benchmarks/genome_lm.py --rows ...` (each row's own command is in "
-             f"genome_lm.jsonl, with its machine and date). Machine: {_machine()}; every run with "
+             f"genome_lm.jsonl, with its machine and date; the last table names them). Report written on: "
+             f"{_machine()}; every run with "
              "`train.threads=1`, fp32/bf16 as `train.precision: auto` chose; the wall times depend on what else "
              "shared the CPU (see the notes).", "", "## Pretraining rows (held-out test blocks of chr2:1-2,333,275)", "",
              "| row | steps | tokens seen | train min | validation bits/base | test bits/base | Markov-5 | base model "
@@ -149,7 +156,8 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
                   f"{', '.join(used) or '(none yet)'}."]
     lines += ["", "## Predictor rows: mean ± sd over seeds", "",
               "| task | start | labels | seeds | test accuracy | best baseline (on validation), same rows | "
-              "mean difference | seeds with CI > 0 | steps | min per run |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "mean difference | seeds with CI > 0 | steps (by seed) | min per run |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list[dict]] = {}
     for r in pred:
         groups.setdefault((r["task"], r["labels"], r["start"]), []).append(r)
@@ -158,7 +166,8 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
         above = sum(r["vs_best_baseline"]["ci95"][0] > 0 for r in rs)
         lines.append(f"| {task} | {start} | {labels} % | {len(rs)} | {_mean_sd([r['accuracy'] for r in rs])} | "
                      f"{rs[0]['best_baseline']} {_mean_sd([r['best_baseline_accuracy'] for r in rs])} | "
-                     f"{statistics.mean(diffs):+.4f} | {above} of {len(rs)} | {rs[0]['steps']} | "
+                     f"{statistics.mean(diffs):+.4f} | {above} of {len(rs)} | "
+                     f"{' / '.join(str(r['steps']) for r in sorted(rs, key=lambda r: r['seed']))} | "
                      f"{statistics.mean(r['wall_seconds'] for r in rs) / 60:.0f} |")
     lines += ["", "## Paired comparisons of the starts (same seed, same test rows; paired bootstrap, 1,000 resamples)", "",
               "| task | labels | seed | comparison | accuracy difference [95 % CI] |", "|---|---|---|---|---|"]
@@ -172,11 +181,13 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
             if d:
                 lines.append(f"| {r['task']} | {r['labels']} % | {r['seed']} | {r['start']} − default | {_ci(d)} |")
     lines += ["", "## Every predictor run", "", "| row | labelled rows | accuracy | MCC | best baseline | its accuracy | "
-              "difference [95 % CI] | steps | wall min |", "|---|---|---|---|---|---|---|---|---|"]
+              "difference [95 % CI] | steps | both strands | wall min | machine |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(pred, key=lambda r: r["row"]):
         lines.append(f"| {r['row']} | {r['labelled_rows']} | {r['accuracy']:.4f} | {r['mcc']:.4f} | {r['best_baseline']} "
                      f"| {r['best_baseline_accuracy']:.4f} | {_ci(r['vs_best_baseline'])} | {r['steps']} | "
-                     f"{r['wall_seconds'] / 60:.0f} |")
+                     f"{_yes_no(r.get('both_strands'))} | {r['wall_seconds'] / 60:.0f} | "
+                     f"{r.get('machine') or 'not recorded'}{', ' + r['date'] if r.get('date') else ''} |")
     if missing:
         lines += ["", f"## Missing rows ({len(missing)}): not run in this session", "",
                   "Each runs with `python benchmarks/genome_lm.py --rows ROW` (or a pattern, e.g. `'splice-*-100-s*'`), "

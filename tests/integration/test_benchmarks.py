@@ -300,6 +300,13 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     assert "Lower validation bits per base: **pretrain-lora-s0**" in report
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
     assert "## Missing rows (29)" in report
+    [summary_default] = [c for c in table_rows(report, "splice") if c[1] == "default"]
+    steps = probe["metrics"]["training"]["steps"]
+    assert summary_default[4] == f"{default['accuracy']:.4f} (1 seed)" and summary_default[8] == str(steps)
+    [run_cells] = table_rows(report, "splice-default-100-s0")
+    strand = probe["metrics"]["data"]["strand"]["on"]
+    assert default["both_strands"] is strand and run_cells[8] == ("yes" if strand else "no")
+    assert run_cells[10] == f"{default['machine']}, {default['date']}"
 
     # a row recorded earlier whose run directory is gone (a /tmp that did not outlive its machine) stays in the table
     earlier = {**default, "row": "splice-default-10-s1", "labels": 10, "seed": 1, "accuracy": 0.25}
