@@ -86,6 +86,12 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+def _names(rows: list[dict]) -> str:
+    """The validation-chosen baseline of each seed, in seed order (one name where every seed chose the same)."""
+    names = [r["best_baseline"] for r in sorted(rows, key=lambda r: r["seed"])]
+    return names[0] if len(set(names)) == 1 else " / ".join(names)
+
+
 def _yes_no(flag: bool | None) -> str:
     """``task.reverse_complement`` as the run settled it (``auto``: the strand probe on its labelled rows)."""
     return "–" if flag is None else ("yes" if flag else "no")
@@ -165,7 +171,7 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
         diffs = [r["vs_best_baseline"]["difference"] for r in rs]
         above = sum(r["vs_best_baseline"]["ci95"][0] > 0 for r in rs)
         lines.append(f"| {task} | {start} | {labels} % | {len(rs)} | {_mean_sd([r['accuracy'] for r in rs])} | "
-                     f"{rs[0]['best_baseline']} {_mean_sd([r['best_baseline_accuracy'] for r in rs])} | "
+                     f"{_names(rs)} {_mean_sd([r['best_baseline_accuracy'] for r in rs])} | "
                      f"{statistics.mean(diffs):+.4f} | {above} of {len(rs)} | "
                      f"{' / '.join(str(r['steps']) for r in sorted(rs, key=lambda r: r['seed']))} | "
                      f"{statistics.mean(r['wall_seconds'] for r in rs) / 60:.0f} |")
