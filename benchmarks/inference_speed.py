@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import vector_extension
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -37,8 +39,7 @@ def machine() -> str:
     """``arch, N CPU cores (flags), Python X`` and the GPU where one is present."""
     import torch
 
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    isa = "AVX512-BF16" if "avx512_bf16" in flags else "AVX512" if "avx512f" in flags else "AVX2"
+    isa = vector_extension() or "AVX2"
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
     return f"{platform.machine()}, {os.cpu_count()} CPU cores ({isa}), Python {platform.python_version()}{gpu}"
 
