@@ -6,6 +6,7 @@ Run as::
 
     python benchmarks/genome_lm.py --rows pretrain-lora-s0 pretrain-rows-s0      # pretraining rows
     python benchmarks/genome_lm.py --rows 'splice-*-10-s*' 'enhancers-*-10-s*'   # predictor rows (fnmatch)
+    python benchmarks/genome_lm.py --rows 'splice-*_e32-10-s*'   # the same rows with a 32-epoch supervised phase
     python benchmarks/genome_lm.py --list                                       # every row id and its command
     python benchmarks/genome_lm.py --report     # -> benchmarks/results/genome_lm.{jsonl,md} from the run directories
 
@@ -38,6 +39,9 @@ TAPT_STEPS = 200                # (c): causal-LM steps on the task's own sequenc
 TASKS = {"splice": "configs/splice.yaml", "enhancers": "configs/enhancers.yaml"}
 STARTS = ("default", "genomelm", "tapt")
 LABELS = {"100": 1.0, "10": 0.1}
+# Longer supervised phases, as rows of their own (``<task>-<start>_<variant>-<labels>-s<seed>``) at 10 % labels for the
+# default and genome-LM starts: the 16-epoch preset stopped the genome-LM start while it was still improving.
+SUPERVISED = {"e32": ["train.epochs=32"]}
 
 
 def out_root(args) -> Path:
@@ -67,6 +71,13 @@ def rows(root: Path) -> dict[str, list[str]]:
                     if start == "tapt":
                         sets.append(f"train.pretrain_steps={TAPT_STEPS}")
                     out[name] = [config] + [x for s in sets for x in ("--set", s)]
+        for variant, extra in SUPERVISED.items():
+            for start in ("default", "genomelm"):
+                for seed in SEEDS:
+                    plain = out[f"{task}-{start}-10-s{seed}"]
+                    name = f"{task}-{start}_{variant}-10-s{seed}"
+                    argv = [a.replace(f"name={task}-{start}-10-", f"name={task}-{start}_{variant}-10-") for a in plain]
+                    out[name] = argv + [x for e in extra for x in ("--set", e)]
     return out
 
 

@@ -97,6 +97,14 @@ def _yes_no(flag: bool | None) -> str:
     return "–" if flag is None else ("yes" if flag else "no")
 
 
+def _counterparts(start: str) -> list[str]:
+    """The starts a row is paired with: the default start at the same supervised phase (``genomelm_e32`` ->
+    ``default_e32``), and the same start with the preset's phase where this one is longer (-> ``genomelm``)."""
+    base, _, variant = start.partition("_")
+    same_phase = [f"default_{variant}" if variant else "default"] if base != "default" else []
+    return same_phase + ([base] if variant else [])
+
+
 def _ci(d: dict) -> str:
     return f"{d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
 
@@ -179,13 +187,11 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
               "| task | labels | seed | comparison | accuracy difference [95 % CI] |", "|---|---|---|---|---|"]
     names = {r["row"] for r in pred}
     for r in sorted(pred, key=lambda r: r["row"]):
-        if r["start"] == "default":
-            continue
-        other = f"{r['task']}-default-{r['labels']}-s{r['seed']}"
-        if other in names:
-            d = paired(root, r["row"], other)
+        for other in _counterparts(r["start"]):
+            twin = f"{r['task']}-{other}-{r['labels']}-s{r['seed']}"
+            d = paired(root, r["row"], twin) if twin in names else None
             if d:
-                lines.append(f"| {r['task']} | {r['labels']} % | {r['seed']} | {r['start']} − default | {_ci(d)} |")
+                lines.append(f"| {r['task']} | {r['labels']} % | {r['seed']} | {r['start']} − {other} | {_ci(d)} |")
     lines += ["", "## Every predictor run", "", "| row | labelled rows | accuracy | MCC | best baseline | its accuracy | "
               "difference [95 % CI] | steps | both strands | wall min | machine |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

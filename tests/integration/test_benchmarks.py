@@ -273,8 +273,12 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     root = tmp_path / "genome_lm"
     listed = run_script("genome_lm.py", "--list", "--out", root, home=tmp_path / "home").stdout.splitlines()
     names = [line.split("\t")[0] for line in listed]
-    assert len(names) == len(set(names)) == 32 and names[:2] == ["pretrain-lora-s0", "pretrain-rows-s0"]
+    assert len(names) == len(set(names)) == 44 and names[:2] == ["pretrain-lora-s0", "pretrain-rows-s0"]
     assert all("\tworkbench run configs/" in line and f"output_dir={root / 'runs'}" in line for line in listed)
+    longer = {n: line for n, line in zip(names, listed) if "_e32" in n}  # 32-epoch twins of the 10 % rows
+    assert len(longer) == 12 and all(line.endswith("--set train.epochs=32") for line in longer.values())
+    assert "name=enhancers-genomelm_e32-10-s2 " in longer["enhancers-genomelm_e32-10-s2"]
+    assert "model.base_model=@GENOME_LM@" in longer["enhancers-genomelm_e32-10-s2"]
 
     # finished rows: a tiny pretraining run (seconds, in this process) and the probe's run as two predictor rows
     raw = pretrain_config(root, tiny_model_dir, name="pretrain-lora-s0")
@@ -283,12 +287,15 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     raw["train"].update(max_steps=4, eval_every=2, backend="peft")
     raw["registry"] = {"track": False}
     setup(validate_config(raw), progress=False)
-    for name in ("splice-default-100-s0", "splice-genomelm-100-s0"):
+    linked = ("splice-default-100-s0", "splice-genomelm-100-s0", "splice-genomelm-10-s0", "splice-default_e32-10-s0",
+              "splice-genomelm_e32-10-s0")
+    for name in linked:
         (root / "runs" / name).symlink_to(probe["run_dir"], target_is_directory=True)
 
     out = tmp_path / "results" / "genome_lm"
     run_script("genome_lm.py", "--report", "--out", root, "--results", out, home=tmp_path / "home")
-    pre, default, genomelm = read_jsonl(out.with_suffix(".jsonl"))
+    pre, default, genomelm, *more = read_jsonl(out.with_suffix(".jsonl"))
+    assert [r["row"] for r in more] == list(linked[2:]) and more[2]["start"] == "genomelm_e32"
     assert (pre["row"], pre["kind"], pre["steps"]) == ("pretrain-lora-s0", "pretrain", 4)
     assert pre["test_bits_per_base"] > 0 and pre["markov_bits_per_base"] > 0 and pre["tokens_seen"] > 0
     assert (default["row"], genomelm["row"]) == ("splice-default-100-s0", "splice-genomelm-100-s0")
@@ -299,7 +306,10 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     report = out.with_suffix(".md").read_text()
     assert "Lower validation bits per base: **pretrain-lora-s0**" in report
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
-    assert "## Missing rows (29)" in report
+    for pair in ("10 % | 0 | genomelm_e32 − default_e32", "10 % | 0 | genomelm_e32 − genomelm"):
+        assert f"| splice | {pair} | +0.0000 [+0.0000, +0.0000] |" in report  # the longer phase, paired both ways
+    assert "| splice | 10 % | 0 | default_e32 − " not in report  # its twins at 10 % (default-10-s0) did not run
+    assert "## Missing rows (38)" in report
     [summary_default] = [c for c in table_rows(report, "splice") if c[1] == "default"]
     steps = probe["metrics"]["training"]["steps"]
     assert summary_default[4] == f"{default['accuracy']:.4f} (1 seed)" and summary_default[8] == str(steps)
@@ -314,12 +324,12 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
         handle.write(json.dumps(earlier) + "\n")
     run_script("genome_lm.py", "--report", "--out", root, "--results", out, home=tmp_path / "home")
     kept = {r["row"]: r for r in read_jsonl(out.with_suffix(".jsonl"))}
-    assert set(kept) == {"pretrain-lora-s0", "splice-default-100-s0", "splice-genomelm-100-s0", "splice-default-10-s1"}
+    assert set(kept) == {"pretrain-lora-s0", *linked, "splice-default-10-s1"}
     assert kept["splice-default-10-s1"]["accuracy"] == 0.25 and "machine" in kept["splice-default-100-s0"]
     report = out.with_suffix(".md").read_text()
     assert "| splice-default-10-s1 | " in report and "`splice-default-10-s1`" not in report.split("## Missing rows")[1]
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
-    assert "## Missing rows (28)" in report  # 32 rows - 3 run - 1 recorded earlier
+    assert "## Missing rows (37)" in report  # 44 rows - 6 run - 1 recorded earlier
 
 
 # ------------------------------------------------------------------------------------------ data and corpus costs
