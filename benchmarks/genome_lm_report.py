@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from machine import cpu_model
+from machine import describe
 
 
 def _load(run: Path) -> dict:
@@ -118,7 +118,7 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
         command = _command(root, name, argv)
         if (run / "metrics.json").is_file():
             row = pretrain_row(name, run, command) if name.startswith("pretrain") else predictor_row(name, run, command)
-            done.append({**row, "machine": _machine(), "date": time.strftime("%Y-%m-%d")})
+            done.append({**row, "machine": describe(), "date": time.strftime("%Y-%m-%d")})
         elif name in earlier:
             done.append(earlier[name])  # recorded by an earlier session whose run directory is gone
         else:
@@ -141,12 +141,6 @@ def _earlier_rows(jsonl: Path) -> dict[str, dict]:
     return {r["row"]: r for r in rows}
 
 
-def _machine() -> str:
-    import os
-
-    return f"{cpu_model()}, {os.cpu_count()} cores"
-
-
 def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> str:
     pre = [r for r in done if r["kind"] == "pretrain"]
     pred = [r for r in done if r["kind"] == "predictor"]
@@ -154,7 +148,7 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
              f"Written by `python benchmarks/genome_lm.py --report` on {time.strftime('%Y-%m-%d')} from the run "
              f"directories of `python benchmarks/genome_lm.py --rows ...` (each row's own command is in "
              f"genome_lm.jsonl, with its machine and date; the last table names them). Report written on: "
-             f"{_machine()}; every run with "
+             f"{describe()}; every run with "
              "`train.threads=1`, fp32/bf16 as `train.precision: auto` chose; the wall times depend on what else "
              "shared the CPU (see the notes).", "", "## Pretraining rows (held-out test blocks of chr2:1-2,333,275)", "",
              "| row | steps | tokens seen | train min | validation bits/base | test bits/base | Markov-5 | base model "

@@ -3,6 +3,7 @@ puts this folder on ``sys.path``)."""
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -31,3 +32,8 @@ def cpu_model() -> str:
     model = found or platform.processor() or "unknown CPU"
     isa = vector_extension()
     return f"{model} ({isa})" if isa else model
+
+
+def describe() -> str:
+    """The machine as results files name it: :func:`cpu_model` and the core count, e.g. ``AMD EPYC (AVX2), 2 cores``."""
+    return f"{cpu_model()}, {os.cpu_count()} cores"

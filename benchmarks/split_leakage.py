@@ -29,14 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from machine import cpu_model
+from machine import describe
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -108,7 +107,7 @@ def record(task: str, split: str, seed: int, run_dir: Path, results: Path, overr
            "leakage": data["leakage"], "steps": tr["steps"], "train_seconds": tr["seconds"],
            "precision": tr["precision"], "backend": tr["backend"],
            "run_seconds": seconds if seconds is not None else metrics.get("wall_seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
+           "machine": describe(),
            "date": time.strftime("%Y-%m-%d %H:%M")}
     results.parent.mkdir(parents=True, exist_ok=True)
     with open(results, "a") as handle:
@@ -148,7 +147,7 @@ def summarise(results: Path) -> str:
         best = max((k for k in base if k != "majority"), key=lambda k: base[k]["accuracy"])
         diffs = [r["vs_baselines"][best] for r in group]
         mean = statistics.fmean
-        spread = f"± {statistics.stdev(acc):.4f}" if len(acc) > 1 else "(1 seed: no spread)"
+        spread = f"± {statistics.stdev(acc):.4f}" if len(acc) > 1 else "(1 seed)"
         lines.append(f"| {task} | {split} | {group[0]['test_n']}{_groups(group[0])} | {_leak(group[0])} | "
                      f"{', '.join(str(r['seed']) for r in group)} | {mean(acc):.4f} {spread} | "
                      + " | ".join(f"{base[k]['accuracy']:.4f}" for k in ("kmer_svm", "onehot_svm", "kmer_logreg",

@@ -504,7 +504,7 @@ def test_split_leakage_help_and_summary_from_rows_shaped_as_its_runs(probe, tmp_
     assert [cells[1] for cells in rows] == ["random", "group"]  # the random split first
     random_cells, group_cells = rows
     assert random_cells[4] == "0, 1" and random_cells[5] == "0.5000 ± 0.1414"
-    assert group_cells[2] == f"{metrics['test']['n']} (HUMA1ATP, HUMACTGA)" and group_cells[5] == "0.5000 (1 seed: no spread)"
+    assert group_cells[2] == f"{metrics['test']['n']} (HUMA1ATP, HUMACTGA)" and group_cells[5] == "0.5000 (1 seed)"
     near = metrics["data"]["leakage"]["pairs"]["train~test"]["near"]["test"]
     assert random_cells[3].startswith(f"{near} (")
     assert random_cells[6:10] == [f"{metrics['baselines'][k]['accuracy']:.4f}"
