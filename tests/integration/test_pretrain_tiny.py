@@ -90,6 +90,9 @@ def test_pretraining_learns_more_than_its_markov_baseline(pretrained):
     assert corpus["source"]["rows"] == 40 and corpus["windows"]["train"] > 0  # the SQL rows are in the corpus
     training = json.loads((result.run_dir / "metrics.json").read_text())["training"]
     assert training["learning_check"]["learnt"] and training["tokens_seen"] > 0
+    # 60 steps of 8 windows are under two passes over the corpus: usual for pretraining, so no short-run warning
+    assert training["planned_steps"] * 8 < 2 * corpus["windows"]["train"]
+    assert not any(w.startswith("train.max_steps") for w in result.warnings), result.warnings
     card = (result.run_dir / "README.md").read_text()
     assert "Markov chain, k = 0, add-one smoothing" in card and corpus["fingerprint"] in card
 

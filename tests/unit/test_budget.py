@@ -113,6 +113,11 @@ def test_a_step_cap_under_two_epochs_is_warned_about_before_training():
     result = train(_objective(0.0), TrainOptions(epochs=10, learning_rate=1e-2, batch_size=8, max_steps=12),
                    progress=False)
     assert result.steps == 12 and result.warnings and result.warnings[0].startswith("train.max_steps 12 covers 1.5")
+    # continued pretraining on a corpus plans a fraction of one pass as a matter of course: no warning there
+    corpus = _objective(0.0)
+    corpus.short_run_check = False
+    result = train(corpus, TrainOptions(epochs=10, learning_rate=1e-2, batch_size=8, max_steps=12), progress=False)
+    assert result.steps == 12 and result.warnings == []
 
 
 def test_budget_fields_are_validated(tmp_path):

@@ -175,7 +175,7 @@ class PretrainTask(Task):
 
         return Objective(lm, self.train_windows, batch_loss, validate if val else None, "bits_per_base", False,
                          token_counts, eval_forward, reduction="tokens", val_rows=len(val), val_stderr=stderr,
-                         chance_score=markov_val, loss_check=False)
+                         chance_score=markov_val, loss_check=False, short_run_check=False)
 
     def baselines(self, data) -> dict:
         """Uniform, the Markov chain and the base model before pretraining (adapter off), on the test windows."""

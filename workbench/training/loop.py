@@ -86,7 +86,8 @@ class _Loop:
         self.steps_per_epoch, total = schedule_steps(objective.n_train, options.batch_size, options.epochs)
         total = min(total, options.max_steps) if options.max_steps else total
         result.planned_steps = total
-        warning = short_run_warning(total, self.steps_per_epoch, objective.n_train, options.max_steps)
+        warning = objective.short_run_check and short_run_warning(total, self.steps_per_epoch, objective.n_train,
+                                                                  options.max_steps)
         if warning:
             log.warning(warning)
             result.warnings.append(warning)

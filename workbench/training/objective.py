@@ -47,6 +47,10 @@ class Objective:
         loss_check: Whether the learning check's training-loss test applies. False for DNA language modelling,
             whose loss cannot fall 10 % below the prior's (a genome holds about 1.9 of the uniform 2 bits per base):
             there the validation test (against the Markov chain) decides alone.
+        short_run_check: Whether a ``train.max_steps`` cap under two passes over the training rows is warned
+            about (:func:`~workbench.training.budget.short_run_warning`). False for continued pretraining on a
+            corpus, where a fraction of one pass is the usual plan and bits per base against the Markov chain say
+            whether it learnt.
     """
 
     module: torch.nn.Module
@@ -63,6 +67,7 @@ class Objective:
     chance_score: float | None = None
     chance_loss: float | None = None
     loss_check: bool = True
+    short_run_check: bool = True
 
     def time_eval_batch(self) -> float:
         """Seconds of one no-grad :attr:`eval_forward` (a validation batch of 64 rows) in eval mode, or 0.0 if
