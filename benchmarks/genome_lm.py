@@ -15,8 +15,8 @@ Every row is one ``workbench run`` (its command is in the results), written unde
 protocol continues where it stopped. Protocol: ``data.seed`` 0 for every predictor row (one fixed test split per
 task, never used for selection); ``train.seed`` 0/1/2 varies the adapter's initialisation, the batch order and the
 stratified 10 % label subset; the genome LM is the pretraining variant with the lower *validation* bits per base.
-``train.threads 1`` throughout: this CPU is shared by four sessions (docs/shared-machines.md), and step plans do not
-depend on machine load, so contention changes only the wall times.
+``train.threads 1`` throughout, so that two rows run side by side on a 2-core CPU (or several sessions share one,
+docs/shared-machines.md); step plans do not depend on machine load, so contention changes only the wall times.
 """
 
 from __future__ import annotations
