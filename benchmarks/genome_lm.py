@@ -49,6 +49,18 @@ def out_root(args) -> Path:
     return Path(args.out) if args.out else home / "bench" / "genome_lm"
 
 
+def predictor(root: Path, task: str, start: str, variant: str, labels: str, seed: int,
+              extra: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The ``workbench run`` arguments of one predictor row, ``<task>-<start>[_<variant>]-<labels>-s<seed>``; ``extra``
+    are the variant's ``--set`` overrides, after the row's own."""
+    name = f"{task}-{start}{'_' + variant if variant else ''}-{labels}-s{seed}"
+    sets = [f"name={name}", f"output_dir={root / 'runs'}", f"train.seed={seed}", "train.threads=1",
+            "registry.track=false", f"train.label_fraction={LABELS[labels]}"]
+    sets += ["model.base_model=@GENOME_LM@"] if start == "genomelm" else []
+    sets += [f"train.pretrain_steps={TAPT_STEPS}"] if start == "tapt" else []
+    return [TASKS[task]] + [x for s in [*sets, *extra] for x in ("--set", s)]
+
+
 def rows(root: Path) -> dict[str, list[str]]:
     """Row id -> its ``workbench run`` argument list (after ``workbench run``)."""
     out = {}
@@ -57,27 +69,18 @@ def rows(root: Path) -> dict[str, list[str]]:
         out[name] = ["configs/genome_lm.yaml", "--set", f"name={name}", "--set", f"output_dir={root / 'runs'}",
                      "--set", f"train.max_steps={PRETRAIN_STEPS}", "--set", "train.threads=1",
                      "--set", "registry.track=false"] + [x for e in extra for x in ("--set", e)]
-    for task, config in TASKS.items():
+    for task in TASKS:
         for start in STARTS:
-            for labels, fraction in LABELS.items():
+            for labels in LABELS:
                 if start == "tapt" and labels == "100":
                     continue  # (c) is asked at 10 % only
                 for seed in SEEDS:
-                    name = f"{task}-{start}-{labels}-s{seed}"
-                    sets = [f"name={name}", f"output_dir={root / 'runs'}", f"train.seed={seed}", "train.threads=1",
-                            "registry.track=false", f"train.label_fraction={fraction}"]
-                    if start == "genomelm":
-                        sets.append("model.base_model=@GENOME_LM@")
-                    if start == "tapt":
-                        sets.append(f"train.pretrain_steps={TAPT_STEPS}")
-                    out[name] = [config] + [x for s in sets for x in ("--set", s)]
+                    out[f"{task}-{start}-{labels}-s{seed}"] = predictor(root, task, start, "", labels, seed)
         for variant, extra in SUPERVISED.items():
             for start in ("default", "genomelm"):
                 for seed in SEEDS:
-                    plain = out[f"{task}-{start}-10-s{seed}"]
                     name = f"{task}-{start}_{variant}-10-s{seed}"
-                    argv = [a.replace(f"name={task}-{start}-10-", f"name={task}-{start}_{variant}-10-") for a in plain]
-                    out[name] = argv + [x for e in extra for x in ("--set", e)]
+                    out[name] = predictor(root, task, start, variant, "10", seed, extra)
     return out
 
 
