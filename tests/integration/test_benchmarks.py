@@ -273,10 +273,13 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     root = tmp_path / "genome_lm"
     listed = run_script("genome_lm.py", "--list", "--out", root, home=tmp_path / "home").stdout.splitlines()
     names = [line.split("\t")[0] for line in listed]
-    assert len(names) == len(set(names)) == 44 and names[:2] == ["pretrain-lora-s0", "pretrain-rows-s0"]
+    assert len(names) == len(set(names)) == 56 and names[:2] == ["pretrain-lora-s0", "pretrain-rows-s0"]
     assert all("\tworkbench run configs/" in line and f"output_dir={root / 'runs'}" in line for line in listed)
-    longer = {n: line for n, line in zip(names, listed) if "_e32" in n}  # 32-epoch twins of the 10 % rows
+    longer = {n: line for n, line in zip(names, listed) if "_e32-" in n}  # 32-epoch twins of the 10 % rows
     assert len(longer) == 12 and all(line.endswith("--set train.epochs=32") for line in longer.values())
+    late = [line for n, line in zip(names, listed) if "_e32late-" in n]  # ... with patience from half-way
+    assert len(late) == 12 and all(line.endswith("--set train.epochs=32 --set train.early_stopping_start=0.5")
+                                   for line in late)
     assert "name=enhancers-genomelm_e32-10-s2 " in longer["enhancers-genomelm_e32-10-s2"]
     assert "model.base_model=@GENOME_LM@" in longer["enhancers-genomelm_e32-10-s2"]
 
@@ -309,7 +312,7 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     for pair in ("10 % | 0 | genomelm_e32 − default_e32", "10 % | 0 | genomelm_e32 − genomelm"):
         assert f"| splice | {pair} | +0.0000 [+0.0000, +0.0000] |" in report  # the longer phase, paired both ways
     assert "| splice | 10 % | 0 | default_e32 − " not in report  # its twins at 10 % (default-10-s0) did not run
-    assert "## Missing rows (38)" in report
+    assert "## Missing rows (50)" in report
     [summary_default] = [c for c in table_rows(report, "splice") if c[1] == "default"]
     steps = probe["metrics"]["training"]["steps"]
     assert summary_default[4] == f"{default['accuracy']:.4f} (1 seed)" and summary_default[8] == str(steps)
@@ -329,7 +332,7 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     report = out.with_suffix(".md").read_text()
     assert "| splice-default-10-s1 | " in report and "`splice-default-10-s1`" not in report.split("## Missing rows")[1]
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
-    assert "## Missing rows (37)" in report  # 44 rows - 6 run - 1 recorded earlier
+    assert "## Missing rows (49)" in report  # 56 rows - 6 run - 1 recorded earlier
 
 
 # ------------------------------------------------------------------------------------------ data and corpus costs

@@ -72,10 +72,11 @@ def test_regression_preset_values(monkeypatch):
 def test_training_control_fields_are_validated():
     with pytest.raises(ConfigError) as err:
         validate_config({"name": "x", "source": {"kind": "files", "path": "a.csv"},
-                         "train": {"eval_every": -1, "early_stopping_patience": -2, "save_every": -3},
+                         "train": {"eval_every": -1, "early_stopping_patience": -2, "save_every": -3,
+                                   "early_stopping_start": 1.0},
                          "data": {"quantile_bins": -1}, "task": {"type": "ranking"}})
     for field in ("train.eval_every", "train.early_stopping_patience", "train.save_every", "data.quantile_bins",
-                  "task.type"):
+                  "task.type", "train.early_stopping_start"):
         assert field in str(err.value)
 
 

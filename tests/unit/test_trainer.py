@@ -62,6 +62,20 @@ def test_early_stopping_keeps_the_best_evaluation(tiny_model_dir):
     assert not torch.equal(snapshots[1][name], snapshots[3][name])  # the weights did move after step 2
 
 
+@pytest.mark.parametrize("start, stopped_at", [(0.0, 3), (0.5, 7)])
+def test_early_stopping_start_ignores_a_plateau_before_it(tiny_model_dir, start, stopped_at):
+    """A start that sits on a plateau (0.5 for three evaluations) and then learns: patience 2 stops it on the
+    plateau, unless early stopping is not considered in the first half of the 8 planned steps."""
+    scorer, tok = _scorer(tiny_model_dir)
+    prompts, y = _data(64)
+    scores = iter([0.5, 0.5, 0.5, 0.5, 0.8, 0.7, 0.7, 0.9])
+    opts = TrainOptions(epochs=1, learning_rate=1e-2, batch_size=8, eval_every=1, patience=2, patience_start=start)
+    result = train(scorer, tok, prompts, y, torch.nn.functional.cross_entropy, lambda: next(scores), opts,
+                   progress=False)
+    assert result.stopped_early and result.steps == stopped_at and result.planned_steps == 8
+    assert result.best_val_score == (0.5 if start == 0 else 0.8)
+
+
 def test_eval_every_zero_means_once_per_epoch_and_nan_is_worst(tiny_model_dir):
     scorer, tok = _scorer(tiny_model_dir)
     prompts, y = _data(64)

@@ -102,6 +102,10 @@ class TrainConfig(_Group):
     early_stopping_patience: int = Field(0, ge=0, description=(
         "Stop after this many consecutive evaluations without a better validation score (0 = never stop early); "
         "the best weights are kept either way."))
+    early_stopping_start: float = Field(0.0, ge=0, lt=1, description=(
+        "Share of the planned steps before which early stopping is not considered (0 = from the first evaluation; "
+        "0.5 = not in the first half). For a start that sits on a plateau near the class prior before it learns, "
+        "such as a base model pretrained on DNA (benchmarks/results/genome_lm.md); Keras calls it start_from_epoch."))
     max_steps: int = Field(0, ge=0, description=(
         "Upper bound on optimiser steps (0 = none): the schedule (warm-up, linear decay) is planned for "
         "min(epochs x steps per epoch, max_steps). Decided by the data and the config alone, so the same data, "

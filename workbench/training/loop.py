@@ -151,8 +151,8 @@ class _Loop:
             state["best_score"], state["bad_evals"] = score, 0
             result.best_val_score, result.best_step = score, step
             self.best_state = {n: p.detach().clone() for n, p in self.named.items()}
-        else:
-            state["bad_evals"] += 1
+        elif step >= self.options.patience_start * state["total"]:
+            state["bad_evals"] += 1  # patience counts only from train.early_stopping_start on
 
     def price_validation(self) -> None:
         """Times one validation batch once, before the first evaluation, to price a validation pass."""

@@ -100,6 +100,7 @@ class TrainOptions:
     log_every: int = 10
     eval_every: int = 0
     patience: int = 0
+    patience_start: float = 0.0
     save_every: int = 0
     max_steps: int = 0
     max_minutes: float = 0.0
@@ -112,7 +113,8 @@ class TrainOptions:
         return cls(epochs=train.epochs, learning_rate=train.learning_rate, batch_size=train.batch_size,
                    warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay,
                    max_grad_norm=train.max_grad_norm, seed=train.seed, log_every=log_every,
-                   eval_every=train.eval_every, patience=train.early_stopping_patience, save_every=train.save_every,
+                   eval_every=train.eval_every, patience=train.early_stopping_patience,
+                   patience_start=train.early_stopping_start, save_every=train.save_every,
                    max_steps=train.max_steps, max_minutes=train.max_minutes,
                    average_top_k=train.average_top_k, average_keep=train.average_keep)
 
