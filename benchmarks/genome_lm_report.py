@@ -97,12 +97,32 @@ def _yes_no(flag: bool | None) -> str:
     return "–" if flag is None else ("yes" if flag else "no")
 
 
+# A supervised variant that changes one more setting than another (genome_lm.SUPERVISED) is paired with that one too.
+PARENT_VARIANT = {"e32late": "e32"}
+
+
 def _counterparts(start: str) -> list[str]:
     """The starts a row is paired with: the default start at the same supervised phase (``genomelm_e32`` ->
-    ``default_e32``), and the same start with the preset's phase where this one is longer (-> ``genomelm``)."""
+    ``default_e32``), the same start with the preset's phase where this one is longer (-> ``genomelm``), and the
+    same start at the parent variant (``genomelm_e32late`` -> ``genomelm_e32``)."""
     base, _, variant = start.partition("_")
     same_phase = [f"default_{variant}" if variant else "default"] if base != "default" else []
-    return same_phase + ([base] if variant else [])
+    parent = [f"{base}_{PARENT_VARIANT[variant]}"] if variant in PARENT_VARIANT else []
+    return same_phase + ([base] if variant else []) + parent
+
+
+def _add_pairs(root: Path, done: list[dict], earlier: dict[str, dict]) -> None:
+    """Sets each predictor row's ``paired``: ``{counterpart start: paired bootstrap}`` (:func:`paired`) where both
+    run directories exist; a row recorded earlier keeps the comparisons it had, since its predictions are gone."""
+    rows = {r["row"]: r for r in done if r["kind"] == "predictor"}
+    for r in rows.values():
+        kept = dict(earlier.get(r["row"], {}).get("paired") or {}) if not (root / "runs" / r["row"]).is_dir() else {}
+        for other in _counterparts(r["start"]):
+            twin = f"{r['task']}-{other}-{r['labels']}-s{r['seed']}"
+            d = paired(root, r["row"], twin) if twin in rows else None
+            if d:
+                kept[other] = {"difference": float(d["difference"]), "ci95": [float(x) for x in d["ci95"]]}
+        r["paired"] = kept
 
 
 def _ci(d: dict) -> str:
@@ -123,10 +143,11 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
             done.append(earlier[name])  # recorded by an earlier session whose run directory is gone
         else:
             missing.append((name, command))
+    _add_pairs(root, done, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in done))
     notes = out.with_name(out.name + "_notes.md")  # the closing note, written by hand from these tables
-    text = _markdown(root, done, missing)
+    text = _markdown(done, missing)
     if notes.is_file():
         text = text.replace("\n## Pretraining rows", "\n" + notes.read_text().strip() + "\n\n## Pretraining rows", 1)
     out.with_suffix(".md").write_text(text)
@@ -141,7 +162,7 @@ def _earlier_rows(jsonl: Path) -> dict[str, dict]:
     return {r["row"]: r for r in rows}
 
 
-def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> str:
+def _markdown(done: list[dict], missing: list[tuple[str, str]]) -> str:
     pre = [r for r in done if r["kind"] == "pretrain"]
     pred = [r for r in done if r["kind"] == "predictor"]
     lines = ["# Genome language model: pretraining on unlabelled DNA, then predictors from it", "",
@@ -179,13 +200,9 @@ def _markdown(root: Path, done: list[dict], missing: list[tuple[str, str]]) -> s
                      f"{statistics.mean(r['wall_seconds'] for r in rs) / 60:.0f} |")
     lines += ["", "## Paired comparisons of the starts (same seed, same test rows; paired bootstrap, 1,000 resamples)", "",
               "| task | labels | seed | comparison | accuracy difference [95 % CI] |", "|---|---|---|---|---|"]
-    names = {r["row"] for r in pred}
     for r in sorted(pred, key=lambda r: r["row"]):
-        for other in _counterparts(r["start"]):
-            twin = f"{r['task']}-{other}-{r['labels']}-s{r['seed']}"
-            d = paired(root, r["row"], twin) if twin in names else None
-            if d:
-                lines.append(f"| {r['task']} | {r['labels']} % | {r['seed']} | {r['start']} − {other} | {_ci(d)} |")
+        for other, d in (r.get("paired") or {}).items():
+            lines.append(f"| {r['task']} | {r['labels']} % | {r['seed']} | {r['start']} − {other} | {_ci(d)} |")
     lines += ["", "## Every predictor run", "", "| row | labelled rows | accuracy | MCC | best baseline | its accuracy | "
               "difference [95 % CI] | steps | both strands | wall min | machine |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -325,6 +325,7 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     earlier = {**default, "row": "splice-default-10-s1", "labels": 10, "seed": 1, "accuracy": 0.25}
     with out.with_suffix(".jsonl").open("a") as handle:
         handle.write(json.dumps(earlier) + "\n")
+    (root / "runs" / "splice-genomelm_e32-10-s0").unlink()  # gone with its predictions: its pairs are kept
     run_script("genome_lm.py", "--report", "--out", root, "--results", out, home=tmp_path / "home")
     kept = {r["row"]: r for r in read_jsonl(out.with_suffix(".jsonl"))}
     assert set(kept) == {"pretrain-lora-s0", *linked, "splice-default-10-s1"}
@@ -332,6 +333,9 @@ def test_genome_lm_lists_its_rows_and_reports_finished_runs(probe, tiny_model_di
     report = out.with_suffix(".md").read_text()
     assert "| splice-default-10-s1 | " in report and "`splice-default-10-s1`" not in report.split("## Missing rows")[1]
     assert "| splice | 100 % | 0 | genomelm − default | +0.0000 [+0.0000, +0.0000] |" in report  # same run, paired
+    assert kept["splice-genomelm_e32-10-s0"]["paired"]["default_e32"]["difference"] == 0
+    for pair in ("10 % | 0 | genomelm_e32 − default_e32", "10 % | 0 | genomelm_e32 − genomelm"):
+        assert f"| splice | {pair} | +0.0000 [+0.0000, +0.0000] |" in report
     assert "## Missing rows (49)" in report  # 56 rows - 6 run - 1 recorded earlier
 
 
