@@ -45,6 +45,7 @@ LABELS = {"100": 1.0, "10": 0.1}
 # also counts early stopping's patience only in the second half of the plan: at 32 epochs the genome-LM start of seed 1
 # sat near the class prior until patience stopped it at step 154 of 448 (test 0.575).
 SUPERVISED = {"e32": ["train.epochs=32"], "e32late": ["train.epochs=32", "train.early_stopping_start=0.5"]}
+PARENT = {"e32late": "e32"}     # a variant that adds one setting to another: the report pairs their rows too
 
 
 def out_root(args) -> Path:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.report:
         from genome_lm_report import write_report
 
-        write_report(root, rows(root), args.results)
+        write_report(root, rows(root), args.results, PARENT)
 
 
 if __name__ == "__main__":

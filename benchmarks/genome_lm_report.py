@@ -97,27 +97,23 @@ def _yes_no(flag: bool | None) -> str:
     return "–" if flag is None else ("yes" if flag else "no")
 
 
-# A supervised variant that changes one more setting than another (genome_lm.SUPERVISED) is paired with that one too.
-PARENT_VARIANT = {"e32late": "e32"}
-
-
-def _counterparts(start: str) -> list[str]:
+def _counterparts(start: str, parents: dict[str, str]) -> list[str]:
     """The starts a row is paired with: the default start at the same supervised phase (``genomelm_e32`` ->
     ``default_e32``), the same start with the preset's phase where this one is longer (-> ``genomelm``), and the
-    same start at the parent variant (``genomelm_e32late`` -> ``genomelm_e32``)."""
+    same start at the parent variant (``parents``: ``{"e32late": "e32"}``: ``genomelm_e32late`` -> ``genomelm_e32``)."""
     base, _, variant = start.partition("_")
     same_phase = [f"default_{variant}" if variant else "default"] if base != "default" else []
-    parent = [f"{base}_{PARENT_VARIANT[variant]}"] if variant in PARENT_VARIANT else []
+    parent = [f"{base}_{parents[variant]}"] if variant in parents else []
     return same_phase + ([base] if variant else []) + parent
 
 
-def _add_pairs(root: Path, done: list[dict], earlier: dict[str, dict]) -> None:
+def _add_pairs(root: Path, done: list[dict], earlier: dict[str, dict], parents: dict[str, str]) -> None:
     """Sets each predictor row's ``paired``: ``{counterpart start: paired bootstrap}`` (:func:`paired`) where both
     run directories exist; a row recorded earlier keeps the comparisons it had, since its predictions are gone."""
     rows = {r["row"]: r for r in done if r["kind"] == "predictor"}
     for r in rows.values():
         kept = dict(earlier.get(r["row"], {}).get("paired") or {}) if not (root / "runs" / r["row"]).is_dir() else {}
-        for other in _counterparts(r["start"]):
+        for other in _counterparts(r["start"], parents):
             twin = f"{r['task']}-{other}-{r['labels']}-s{r['seed']}"
             d = paired(root, r["row"], twin) if twin in rows else None
             if d:
@@ -129,8 +125,9 @@ def _ci(d: dict) -> str:
     return f"{d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]"
 
 
-def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
-    """Writes ``out.jsonl`` (one row per completed run) and ``out.md`` (tables, summaries, missing rows)."""
+def write_report(root: Path, table: dict[str, list[str]], out: Path, parents: dict[str, str]) -> None:
+    """Writes ``out.jsonl`` (one row per completed run) and ``out.md`` (tables, summaries, missing rows);
+    ``parents`` maps a supervised variant to the one it adds a setting to (their rows are paired too)."""
     done, missing = [], []
     earlier = _earlier_rows(out.with_suffix(".jsonl"))
     for name, argv in table.items():
@@ -143,7 +140,7 @@ def write_report(root: Path, table: dict[str, list[str]], out: Path) -> None:
             done.append(earlier[name])  # recorded by an earlier session whose run directory is gone
         else:
             missing.append((name, command))
-    _add_pairs(root, done, earlier)
+    _add_pairs(root, done, earlier, parents)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in done))
     notes = out.with_name(out.name + "_notes.md")  # the closing note, written by hand from these tables
